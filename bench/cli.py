@@ -1,0 +1,39 @@
+"""``xner bench``: latency and throughput suites, each against its baseline in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from xner.cli import command
+
+#: suite name -> module in xner.bench with ``run(quick, data_dir) -> SuiteResult``
+SUITES = {"score": "score"}
+
+
+@command
+def _bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks against real baselines, side by side in one run",
+                       description="Run benchmark suites; each measures xner and its baseline in the same "
+                       "run, after warm-up, and writes bench.json and bench.md with machine, threads and versions.")
+    p.add_argument("--suite", default="all", choices=[*SUITES, "all"])
+    p.add_argument("--quick", action="store_true", help="small inputs, few repeats")
+    p.add_argument("--data-dir", help="WikiANN folder for real data (default: $XNER_DATA_DIR or ../shared/data)")
+    p.add_argument("--out", default="bench-results", help="output folder (default bench-results)")
+    p.set_defaults(func=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from .harness import markdown, write_results
+
+    names = list(SUITES) if args.suite == "all" else [args.suite]
+    results = []
+    for name in names:
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        mod = importlib.import_module(f"xner.bench.{SUITES[name]}")
+        results.append(mod.run(quick=args.quick, data_dir=args.data_dir))
+    js, md = write_results(results, args.out)
+    print(markdown(results))
+    print(f"results: {js} {md}")
+    return 0

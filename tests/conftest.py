@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+
+# one thread everywhere: tests must not fight each other on a 2-core machine
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.pop("XNER_DATA_DIR", None)
+
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synth import make_data_dir  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+WIKIANN = SHARED / "wikiann"
+MBERT_VOCAB = SHARED / "tokenizers" / "bert-base-multilingual-cased" / "vocab.txt"
+
+needs_shared = pytest.mark.skipif(not WIKIANN.is_dir(), reason="../shared/data/wikiann not present")
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    """Generated WikiANN-like data in four scripts."""
+    return make_data_dir(tmp_path_factory.mktemp("data"),
+                         {"en": (120, 40, 40), "ru": (120, 40, 40), "ar": (120, 40, 40), "hi": (60, 30, 30),
+                          "fa": (120, 40, 40)})
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    yield

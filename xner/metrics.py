@@ -1,0 +1,253 @@
+"""Entity-level precision / recall / F1, identical to seqeval, with a numba core.
+
+Two modes, as in seqeval 1.2.2:
+
+* ``default`` (conlleval semantics, seqeval's ``mode=None``): a chunk starts at ``B-X``, at an
+  ``I-X`` after ``O`` or after another type; a stray ``I-X`` therefore opens a chunk.
+* ``strict`` (seqeval's ``mode='strict', scheme=IOB2``): a chunk is ``B-X I-X*``; a stray
+  ``I-X`` is not an entity.
+
+Entities never cross sentence boundaries.  Counts are kept per sentence and type so the
+bootstrap can resample sentences without re-extracting chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numba
+import numpy as np
+
+from .corpus import Corpus
+from .errors import XnerError
+
+MODES = ("default", "strict")
+
+
+@numba.njit(cache=True)
+def _chunks(tags: np.ndarray, offsets: np.ndarray, strict: bool) -> np.ndarray:
+    """(sentence, start, end, type) rows, ordered by start."""
+    out = np.empty((tags.shape[0], 4), dtype=np.int64)
+    n = 0
+    for s in range(offsets.shape[0] - 1):
+        start = -1
+        typ = -1
+        for i in range(offsets[s], offsets[s + 1]):
+            t = tags[i]
+            k = (t - 1) // 2 if t != 0 else -1
+            is_b = t != 0 and t % 2 == 1
+            # close the open chunk unless this token continues it
+            if start >= 0 and (t == 0 or is_b or k != typ):
+                out[n, 0] = s
+                out[n, 1] = start
+                out[n, 2] = i
+                out[n, 3] = typ
+                n += 1
+                start = -1
+            if start < 0 and t != 0 and (is_b or not strict):
+                start = i
+                typ = k
+        if start >= 0:
+            out[n, 0] = s
+            out[n, 1] = start
+            out[n, 2] = offsets[s + 1]
+            out[n, 3] = typ
+            n += 1
+    return out[:n]
+
+
+@numba.njit(cache=True)
+def _sentence_counts(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, n_types: int,
+                     strict: bool) -> np.ndarray:
+    """int32[n_sents, n_types, 3]: (true positives, predicted, gold) per sentence and type."""
+    g = _chunks(gold, offsets, strict)
+    p = _chunks(pred, offsets, strict)
+    out = np.zeros((offsets.shape[0] - 1, n_types, 3), dtype=np.int32)
+    for r in range(g.shape[0]):
+        out[g[r, 0], g[r, 3], 2] += 1
+    for r in range(p.shape[0]):
+        out[p[r, 0], p[r, 3], 1] += 1
+    # both lists are sorted by start and chunks of one list never share a start
+    a = 0
+    b = 0
+    while a < g.shape[0] and b < p.shape[0]:
+        if g[a, 1] < p[b, 1]:
+            a += 1
+        elif g[a, 1] > p[b, 1]:
+            b += 1
+        else:
+            if g[a, 2] == p[b, 2] and g[a, 3] == p[b, 3]:
+                out[g[a, 0], g[a, 3], 0] += 1
+            a += 1
+            b += 1
+    return out
+
+
+def _prf(tp: np.ndarray, npred: np.ndarray, ngold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """seqeval's arithmetic: 0 where a denominator is 0, F1 from P and R."""
+    tp = tp.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(npred > 0, tp / np.maximum(npred, 1), 0.0)
+        r = np.where(ngold > 0, tp / np.maximum(ngold, 1), 0.0)
+        denom = p + r
+        f = np.where(denom > 0, 2 * p * r / np.where(denom > 0, denom, 1.0), 0.0)
+    return p, r, f
+
+
+@dataclass
+class TypeScore:
+    precision: float
+    recall: float
+    f1: float
+    support: int  # gold entities
+    predicted: int
+    correct: int
+
+
+@dataclass
+class Scores:
+    """Micro scores, per-type scores (types sorted by name, as seqeval), optional intervals."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    predicted: int
+    correct: int
+    per_type: dict[str, TypeScore]
+    mode: str = "default"
+    n_sentences: int = 0
+    n_tokens: int = 0
+    ci: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        return d
+
+
+class EntityCounts:
+    """Per-sentence, per-type counts for a (gold, pred) pair; the basis of scores and bootstrap."""
+
+    def __init__(self, gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, types: list[str], mode: str = "default"):
+        if mode not in MODES:
+            raise XnerError(f"unknown scoring mode {mode!r}; choose default or strict")
+        gold = np.ascontiguousarray(gold, dtype=np.int8)
+        pred = np.ascontiguousarray(pred, dtype=np.int8)
+        if gold.shape != pred.shape:
+            raise XnerError(f"gold has {gold.size} tokens, prediction {pred.size}")
+        self.types = list(types)
+        self.mode = mode
+        self.n_tokens = int(gold.size)
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        self.counts = _sentence_counts(gold, pred, offsets, max(len(types), 1), mode == "strict")
+
+    @property
+    def n_sentences(self) -> int:
+        return self.counts.shape[0]
+
+    def totals(self, weights: np.ndarray | None = None) -> np.ndarray:
+        c = self.counts.reshape(self.counts.shape[0], -1)
+        tot = c.sum(axis=0) if weights is None else weights @ c
+        return tot.reshape(-1, 3)
+
+    def scores(self) -> Scores:
+        tot = self.totals()
+        present = (tot[:, 1] + tot[:, 2]) > 0  # seqeval reports types seen in gold or prediction
+        p, r, f = _prf(tot[:, 0], tot[:, 1], tot[:, 2])
+        per_type = {}
+        for k in sorted(np.flatnonzero(present[: len(self.types)]), key=lambda k: self.types[k]):
+            per_type[self.types[k]] = TypeScore(float(p[k]), float(r[k]), float(f[k]), int(tot[k, 2]),
+                                                int(tot[k, 1]), int(tot[k, 0]))
+        s = tot.sum(axis=0)
+        mp, mr, mf = _prf(s[0:1], s[1:2], s[2:3])
+        return Scores(float(mp[0]), float(mr[0]), float(mf[0]), int(s[2]), int(s[1]), int(s[0]), per_type,
+                      self.mode, self.n_sentences, self.n_tokens)
+
+    def bootstrap(self, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, list[float]]:
+        """Percentile intervals over sentence resamples for micro P/R/F1 and each type's F1."""
+        if n <= 0:
+            return {}
+        rng = np.random.default_rng(seed)
+        m = self.n_sentences
+        flat = self.counts.reshape(m, -1).astype(np.float64)
+        stats = {"precision": [], "recall": [], "f1": []}
+        type_f1: list[np.ndarray] = []
+        batch = max(1, min(n, 2_000_000 // max(m, 1)))
+        done = 0
+        while done < n:
+            b = min(batch, n - done)
+            idx = rng.integers(0, m, size=(b, m))
+            w = np.zeros((b, m), dtype=np.float64)
+            np.add.at(w, (np.repeat(np.arange(b), m), idx.ravel()), 1.0)
+            tot = (w @ flat).reshape(b, -1, 3)
+            p, r, f = _prf(tot[..., 0], tot[..., 1], tot[..., 2])
+            s = tot.sum(axis=1)
+            mp, mr, mf = _prf(s[:, 0], s[:, 1], s[:, 2])
+            stats["precision"].append(mp)
+            stats["recall"].append(mr)
+            stats["f1"].append(mf)
+            type_f1.append(f)
+            done += b
+        lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
+        out = {k: [float(np.percentile(np.concatenate(v), lo)), float(np.percentile(np.concatenate(v), hi))]
+               for k, v in stats.items()}
+        tf = np.concatenate(type_f1)
+        for k, t in enumerate(self.types):
+            out[f"f1_{t}"] = [float(np.percentile(tf[:, k], lo)), float(np.percentile(tf[:, k], hi))]
+        return out
+
+
+def score_arrays(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, types: list[str], mode: str = "default",
+                 bootstrap: int = 0, seed: int = 0, alpha: float = 0.05) -> Scores:
+    counts = EntityCounts(gold, pred, offsets, types, mode)
+    s = counts.scores()
+    if bootstrap:
+        s.ci = counts.bootstrap(bootstrap, seed, alpha)
+    return s
+
+
+def score(gold: Corpus, pred: Corpus | np.ndarray, mode: str = "default", bootstrap: int = 0, seed: int = 0,
+          alpha: float = 0.05) -> Scores:
+    """Score predictions against a gold corpus; ``pred`` is a corpus over the same tokens or a tag-id array."""
+    if isinstance(pred, Corpus):
+        if not np.array_equal(pred.offsets, gold.offsets):
+            raise XnerError("gold and prediction have different sentence lengths")
+        ptags = pred.tags if pred.labels == gold.labels else pred.labels.remap_to(gold.labels)[pred.tags]
+    else:
+        ptags = pred
+    return score_arrays(gold.tags, ptags, gold.offsets, gold.labels.types, mode, bootstrap, seed, alpha)
+
+
+def encode_tag_lists(seqs: list[list[str]], labels) -> tuple[np.ndarray, np.ndarray]:
+    """Tag-string lists -> (int8 tag ids, offsets), interning each distinct tag once."""
+    from itertools import chain
+
+    table: dict[str, int] = {}
+
+    def enc(t: str) -> int:
+        i = table.get(t)
+        if i is None:
+            try:
+                i = table[t] = labels.encode(t)
+            except (KeyError, ValueError) as e:
+                raise XnerError(f"bad tag {t!r}: {e}") from None
+        return i
+
+    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tags = np.fromiter(map(enc, chain.from_iterable(seqs)), dtype=np.int8, count=int(offsets[-1]))
+    return tags, offsets
+
+
+def score_lists(y_true: list[list[str]], y_pred: list[list[str]], mode: str = "default", bootstrap: int = 0,
+                seed: int = 0) -> Scores:
+    """seqeval-style entry point: lists of tag-string lists in, the same numbers out."""
+    from .labels import LabelSet
+
+    labels = LabelSet([], growable=True)
+    g, og = encode_tag_lists(y_true, labels)
+    p, op = encode_tag_lists(y_pred, labels)
+    if not np.array_equal(og, op):
+        raise XnerError("y_true and y_pred differ in sentence count or lengths")
+    return score_arrays(g, p, og, labels.types, mode, bootstrap, seed)

@@ -41,3 +41,22 @@ def _one_thread():
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory, data_dir) -> Path:
+    """A 2-layer, 32-wide random BERT with a WordPiece vocabulary trained on the generated data."""
+    from xner.training.models import init_model
+
+    files = [str(data_dir / lang / "train.tsv") for lang in ("en", "ru", "ar", "hi", "fa")]
+    return init_model("bert", tmp_path_factory.mktemp("tiny_bert"), train_tokenizer_on=files, hidden=32, layers=2,
+                      heads=2, max_length=64, vocab_size=600)
+
+
+@pytest.fixture(scope="session")
+def tiny_xlmr(tmp_path_factory, data_dir) -> Path:
+    from xner.training.models import init_model
+
+    files = [str(data_dir / lang / "train.tsv") for lang in ("en", "ru", "ar", "hi", "fa")]
+    return init_model("xlmr", tmp_path_factory.mktemp("tiny_xlmr"), train_tokenizer_on=files, hidden=32, layers=2,
+                      heads=2, max_length=64, vocab_size=600)

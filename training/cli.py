@@ -1,0 +1,169 @@
+"""Subcommands ``init-model``, ``train`` and ``distill``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xner.cli import add_data_dir, command, print_json
+
+
+@command
+def _init_model(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init-model", help="build a randomly initialised encoder with a real tokenizer (offline)",
+                       description="Build a random-init BERT or XLM-R token-classification model of a chosen "
+                       "size with a real tokenizer: an existing WordPiece vocabulary (e.g. mBERT's) or one "
+                       "trained on corpus files. Saved as safetensors.")
+    p.add_argument("--arch", required=True, choices=["bert", "xlmr"])
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--vocab", help="WordPiece vocab.txt (cased, no accent stripping)")
+    g.add_argument("--train-tokenizer-on", nargs="+", metavar="DATA", help="corpus files to train a tokenizer on")
+    p.add_argument("--vocab-size", type=int, default=8000, help="size of a trained tokenizer (default 8000)")
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=2)
+    p.add_argument("--intermediate", type=int, default=None, help="feed-forward size (default 4 x hidden)")
+    p.add_argument("--max-length", type=int, default=512, help="position embeddings (default 512)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=run_init_model)
+
+
+def run_init_model(args: argparse.Namespace) -> int:
+    from .models import init_model
+
+    out = init_model(args.arch, args.out, args.vocab, args.train_tokenizer_on, args.hidden, args.layers, args.heads,
+                     args.intermediate, args.max_length, args.vocab_size, seed=args.seed)
+    print(f"model written to {out}")
+    return 0
+
+
+def add_hparams(p: argparse.ArgumentParser, default_preset: str) -> None:
+    p.add_argument("--preset", default=default_preset,
+                   help=f"named hyperparameters from presets.toml (default {default_preset}; see --list-presets)")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--save-steps", type=int, help="checkpoint every N steps (default: a quarter of the run)")
+    p.add_argument("--seed", type=int, default=42)
+
+
+@command
+def _train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="fine-tune a token-classification model (native, zero-shot, joint)",
+                       description="Fine-tune on the train split of one or more languages and evaluate on the "
+                       "test split of --eval-lang with xner's scorer. Rerun with the same --out to resume.")
+    p.add_argument("--model", required=True, help="hub id or model folder (e.g. from xner init-model)")
+    add_data_dir(p)
+    p.add_argument("--train-langs", required=True, help="comma-separated training languages")
+    p.add_argument("--eval-lang", required=True)
+    p.add_argument("--eval-split", default="test")
+    p.add_argument("--setting", choices=["native", "zero-shot", "joint"], help="checked against the languages")
+    p.add_argument("--split-scheme", default="standard", choices=["standard", "study"])
+    p.add_argument("--split-seed", type=int, default=42, help="seed of the study split")
+    p.add_argument("--label-all", action="store_true", help="label every sub-token, not just the first")
+    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--out", required=True)
+    p.add_argument("--list-presets", action="store_true", help=argparse.SUPPRESS)
+    add_hparams(p, "study")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from xner.datadir import open_source
+    from xner.langs import parse_langs
+    from xner.splits import load_split
+
+    from .finetune import finetune, infer_setting
+    from .presets import resolve
+
+    train_langs = parse_langs(args.train_langs)
+    setting = infer_setting(train_langs, args.eval_lang, args.setting)
+    hp = resolve(args.preset, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                 max_length=args.max_length, max_steps=args.max_steps)
+    src = open_source(args.data_dir, args.repair)
+    parts = [load_split(src, lang, "train", args.split_scheme, args.split_seed) for lang in train_langs]
+    ev = load_split(src, args.eval_lang, args.eval_split, args.split_scheme, args.split_seed)
+    print(f"[train] {setting}: {'+'.join(train_langs)} -> {args.eval_lang}  "
+          f"({sum(len(c) for c in parts)} sentences, preset {hp['preset']})", file=sys.stderr)
+    _threads()
+    card = finetune(args.model, parts, ev, args.out, hp, args.seed, setting, src.name, args.save_steps,
+                    args.label_all, args.trust_remote_code)
+    _report(card)
+    return 0
+
+
+def _threads() -> None:
+    import os
+
+    import torch
+
+    n = os.environ.get("OMP_NUM_THREADS")
+    if n:
+        torch.set_num_threads(int(n))
+
+
+def _report(card: dict) -> None:
+    ev = card.get("eval")
+    if ev:
+        print(f"{card['kind']}: F1 {ev['f1']:.4f} (P {ev['precision']:.4f} R {ev['recall']:.4f}) on "
+              f"{ev['lang']}/{ev['split']}, {card['steps']} steps in {card['train_seconds']} s")
+    print_json({k: card[k] for k in ("kind", "setting", "steps") if k in card} | {"eval": ev})
+
+
+@command
+def _distill(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("distill", help="teacher-student distillation on unlabelled target text (1..K teachers)",
+                       description="Teachers label the target's train split with its tags dropped; the student "
+                       "learns their (weighted) per-word distributions. Evaluated on the target's test split.")
+    p.add_argument("--teachers", required=True, help="comma-separated teacher model folders")
+    p.add_argument("--teacher-langs", help="their source languages (default: from each teacher's run.json)")
+    add_data_dir(p)
+    p.add_argument("--target-lang", required=True)
+    p.add_argument("--student", required=True, help="student model: hub id or folder (a teacher, to compress it)")
+    p.add_argument("--student-layers", type=int, help="keep N encoder layers, taken evenly from --student")
+    p.add_argument("--weighting", default="uniform", choices=["uniform", "langid", "langid-sentence"])
+    p.add_argument("--loss", choices=["mse", "kl"])
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--freeze-layers", type=int, help="freeze embeddings and the bottom N layers")
+    p.add_argument("--hard-labels", default="none", choices=["none", "agree"],
+                   help="agree: add cross-entropy on words where all teachers agree")
+    p.add_argument("--out", required=True)
+    add_hparams(p, "student")
+    p.set_defaults(func=run_distill)
+
+
+def run_distill(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from xner.datadir import open_source
+    from xner.errors import XnerError
+
+    from .distill import distill, teacher_langs
+    from .presets import resolve
+
+    teachers = [t for t in args.teachers.split(",") if t]
+    langs = args.teacher_langs.split(",") if args.teacher_langs else None
+    if langs is not None and len(langs) != len(teachers):
+        raise XnerError("--teacher-langs must name one language per teacher")
+    hp = resolve(args.preset, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
+                 max_steps=args.max_steps, loss=args.loss, temperature=args.temperature,
+                 freeze_layers=args.freeze_layers)
+    src = open_source(args.data_dir, args.repair)
+    target = src.load(args.target_lang, "train")
+    unlabelled = target.with_tags(np.zeros_like(target.tags))  # the student never sees target tags
+    sources = None
+    if args.weighting != "uniform" and len(teachers) > 1:
+        langs = langs or teacher_langs(teachers)
+        sources = [src.load(lang.split("+")[0], "train") for lang in langs]
+    ev = src.load(args.target_lang, "test")
+    print(f"[distill] {len(teachers)} teacher(s) -> {args.target_lang} ({len(unlabelled)} unlabelled sentences, "
+          f"weighting {args.weighting}, preset {hp['preset']})", file=sys.stderr)
+    _threads()
+    card = distill(teachers, unlabelled, args.student, args.out, hp, args.seed, args.weighting, sources, ev,
+                   args.student_layers, args.hard_labels, src.name, args.save_steps)
+    print(f"teacher weights (mean over target sentences): {card['weights']['weights_mean']}")
+    _report(card)
+    return 0

@@ -1,0 +1,259 @@
+"""Teacher-student distillation on unlabelled target text (Wu et al., ACL 2020).
+
+Teachers (models fine-tuned on source languages) label the target's train split with its tags
+dropped; the student learns the teachers' per-word distributions at first sub-tokens (MSE on
+softmax outputs, or KL with a temperature).  With several teachers the target distribution is
+their weighted average: uniform, or weights from a small language-identification model over
+sentence embeddings (averaged over the target set: ``langid``; per sentence: ``langid-sentence``).
+A student may be smaller than its teachers (fewer layers, initialised from teacher layers).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from xner.corpus import Corpus
+from xner.errors import XnerError
+from xner.provenance import provenance
+
+WEIGHTINGS = ("uniform", "langid", "langid-sentence")
+LOSSES = ("mse", "kl")
+
+
+def softmax(x: np.ndarray, t: float = 1.0) -> np.ndarray:
+    z = x / t
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def teacher_langs(teachers: list[str]) -> list[str]:
+    """Source languages of teachers, from their run cards."""
+    out = []
+    for t in teachers:
+        card = Path(t) / "run.json"
+        if not card.exists():
+            raise XnerError(f"{t}: no run.json; give the teachers' source languages with --teacher-langs")
+        d = json.loads(card.read_text())
+        out.append("+".join(x["lang"] for x in d.get("train", [])))
+    return out
+
+
+def langid_weights(embed_model, encoder, sources: list[Corpus], target: Corpus, seed: int = 0,
+                   per_source: int = 2000, epochs: int = 200) -> tuple[np.ndarray, dict]:
+    """Softmax-regression language identifier over mean-pooled sentence embeddings.
+
+    Trained on up to ``per_source`` sentences of each source language; returns the identifier's
+    probabilities for every target sentence (float32[n_target_sents, K]) and its training accuracy.
+    """
+    import torch
+
+    from .predict import sentence_embeddings
+
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for k, c in enumerate(sources):
+        idx = rng.permutation(len(c))[:per_source]
+        xs.append(sentence_embeddings(embed_model, encoder, c.subset(np.sort(idx))))
+        ys.append(np.full(idx.size, k))
+    X = np.concatenate(xs)
+    y = np.concatenate(ys)
+    mu, sd = X.mean(0), X.std(0) + 1e-6
+    torch.manual_seed(seed)
+    lin = torch.nn.Linear(X.shape[1], len(sources))
+    opt = torch.optim.Adam(lin.parameters(), lr=0.05, weight_decay=1e-4)
+    Xt, yt = torch.from_numpy((X - mu) / sd).float(), torch.from_numpy(y)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(lin(Xt), yt)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        acc = float((lin(Xt).argmax(1) == yt).float().mean())
+        T = sentence_embeddings(embed_model, encoder, target)
+        probs = torch.softmax(lin(torch.from_numpy((T - mu) / sd).float()), 1).numpy()
+    return probs.astype(np.float32), {"train_accuracy": acc, "train_sentences": int(y.size)}
+
+
+def compress(model, layers: int):
+    """A copy of ``model`` with ``layers`` encoder layers taken evenly from the teacher's."""
+    import copy
+
+    base = getattr(model, model.base_model_prefix)
+    enc_layers = base.encoder.layer
+    n = len(enc_layers)
+    if not 1 <= layers <= n:
+        raise XnerError(f"--student-layers must be between 1 and {n}")
+    keep = sorted({int(round(i)) for i in np.linspace(0, n - 1, layers)})
+    student = copy.deepcopy(model)
+    sbase = getattr(student, student.base_model_prefix)
+    import torch
+
+    sbase.encoder.layer = torch.nn.ModuleList([sbase.encoder.layer[i] for i in keep])
+    student.config.num_hidden_layers = len(keep)
+    return student, keep
+
+
+def freeze(model, n_layers: int) -> int:
+    """Freeze the embeddings and the bottom ``n_layers`` encoder layers; returns layers frozen."""
+    if n_layers <= 0:
+        return 0
+    base = getattr(model, model.base_model_prefix)
+    for p in base.embeddings.parameters():
+        p.requires_grad = False
+    k = min(n_layers, len(base.encoder.layer))
+    for layer in base.encoder.layer[:k]:
+        for p in layer.parameters():
+            p.requires_grad = False
+    return k
+
+
+def _trainer_class():
+    import torch
+    from transformers import Trainer
+
+    class DistillTrainer(Trainer):
+        loss_name = "mse"
+        temperature = 1.0
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            soft = inputs.pop("soft")
+            # -100 off first sub-tokens; at first sub-tokens -1, or the teachers' agreed tag (--hard-labels agree)
+            labels = inputs.pop("labels")
+            logits = model(**inputs).logits
+            sel = labels != -100
+            z = logits[sel] / self.temperature
+            target = soft[sel]
+            if self.loss_name == "mse":
+                loss = torch.nn.functional.mse_loss(torch.softmax(z, -1), target)
+            else:
+                loss = torch.nn.functional.kl_div(torch.log_softmax(z, -1), target, reduction="batchmean") \
+                    * self.temperature ** 2
+            hard = labels[sel]
+            agree = hard >= 0
+            if agree.any():
+                loss = loss + torch.nn.functional.cross_entropy(logits[sel][agree], hard[agree])
+            return (loss, logits) if return_outputs else loss
+
+    return DistillTrainer
+
+
+def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, out: str | Path, hp: dict,
+            seed: int = 42, weighting: str = "uniform", source_corpora: list[Corpus] | None = None,
+            eval_corpus: Corpus | None = None, student_layers: int | None = None, hard_labels: str = "none",
+            data: str = "", save_steps: int | None = None, callbacks: list | None = None) -> dict:
+    import torch
+    from transformers import set_seed
+
+    from xner.encode import WordEncoder
+    from xner.metrics import score
+
+    from .data import PadCollator, SegmentDataset
+    from .finetune import last_checkpoint, training_args, write_card
+    from .models import labels_of, load_model, load_tokenizer
+    from .predict import predict_tags, word_logits
+
+    if weighting not in WEIGHTINGS:
+        raise XnerError(f"unknown weighting {weighting!r}; choose {', '.join(WEIGHTINGS)}")
+    if hp.get("loss", "mse") not in LOSSES:
+        raise XnerError("--loss must be mse or kl")
+    if hard_labels not in ("none", "agree"):
+        raise XnerError("--hard-labels must be none or agree")
+    if not teachers:
+        raise XnerError("no teachers given")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    set_seed(seed)
+    T = float(hp.get("temperature", 1.0))
+
+    # 1. teachers label the unlabelled target text
+    t0 = time.time()
+    probs, labelsets, first_teacher = [], [], None
+    for path in teachers:
+        model = load_model(path)
+        labelsets.append(labels_of(model))
+        enc = WordEncoder(load_tokenizer(path), hp["max_length"])
+        probs.append(softmax(word_logits(model, enc, target_unlabelled), T))
+        if first_teacher is None:
+            first_teacher = (model, enc)
+    if any(ls != labelsets[0] for ls in labelsets):
+        raise XnerError(f"teachers disagree on labels: {[ls.tags for ls in labelsets]}")
+    P = np.stack(probs)  # [K, n_tokens, C]
+    K = len(teachers)
+
+    # 2. weights
+    info: dict = {"weighting": weighting}
+    if weighting == "uniform" or K == 1:
+        w_sent = np.full((len(target_unlabelled), K), 1.0 / K, dtype=np.float32)
+    else:
+        if source_corpora is None or len(source_corpora) != K:
+            raise XnerError("langid weighting needs the teachers' source corpora")
+        sent_p, info["langid"] = langid_weights(first_teacher[0], first_teacher[1], source_corpora,
+                                                target_unlabelled, seed)
+        w_sent = sent_p if weighting == "langid-sentence" else np.broadcast_to(sent_p.mean(0), sent_p.shape).copy()
+    info["weights_mean"] = w_sent.mean(0).round(4).tolist()
+    tok_sent = np.repeat(np.arange(len(target_unlabelled)), target_unlabelled.lengths)
+    w_tok = w_sent[tok_sent]  # [n_tokens, K]
+    soft = np.einsum("tk,ktc->tc", w_tok, P).astype(np.float32)
+    teacher_s = time.time() - t0
+
+    # 3. student
+    ls = labelsets[0]
+    if student_layers:
+        student, kept = compress(load_model(student_name, ls), student_layers)
+        info["student_layers_from_teacher"] = kept
+    else:
+        student = load_model(student_name, ls)
+    stok = load_tokenizer(student_name)
+    frozen = freeze(student, int(hp.get("freeze_layers", 0)))
+    senc = WordEncoder(stok, hp["max_length"])
+    enc = senc.encode(target_unlabelled)
+    first = enc.labels_for(np.full(target_unlabelled.n_tokens, -1, dtype=np.int64))  # -1 at first pieces
+    piece_soft = np.zeros((enc.ids.size, ls.num_tags), dtype=np.float32)
+    pos = np.flatnonzero(first != -100)
+    piece_soft[pos] = soft[enc.piece_word[pos]]
+    if hard_labels == "agree":
+        arg = P.argmax(-1)  # [K, n_tokens]
+        agree_tok = (arg == arg[0]).all(0)
+        first[pos] = np.where(agree_tok, arg[0], -1)[enc.piece_word[pos]]
+        info["hard_label_tokens"] = int(agree_tok.sum())
+    ds = SegmentDataset(enc, first, piece_soft)
+    args = training_args(out, hp, seed, len(ds), save_steps, extra_cols=True)
+    Trainer = _trainer_class()
+    Trainer.loss_name = hp.get("loss", "mse")
+    Trainer.temperature = T
+    trainer = Trainer(model=student, args=args, train_dataset=ds, data_collator=PadCollator(senc.pad_id),
+                      callbacks=callbacks)
+    resume = last_checkpoint(out / "checkpoints")
+    t1 = time.time()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    student.save_pretrained(out, safe_serialization=True)
+    stok.save_pretrained(out)
+    card = {
+        "kind": "distill", "teachers": teachers, "teacher_langs": _safe_langs(teachers),
+        "target": target_unlabelled.lang, "student": student_name, "student_layers": student_layers,
+        "frozen_layers": frozen, "hyperparameters": hp, "seed": seed, "data": data, "hard_labels": hard_labels,
+        "weights": info, "unlabelled_sentences": len(target_unlabelled), "encoding": enc.stats.to_json(),
+        "resumed_from": str(resume) if resume else None, "steps": int(result.global_step),
+        "train_loss": float(result.training_loss), "teacher_seconds": round(teacher_s, 1),
+        "train_seconds": round(time.time() - t1, 1), "labels": ls.tags,
+        "provenance": provenance(torch=torch.__version__),
+    }
+    if eval_corpus is not None:
+        s = score(eval_corpus, predict_tags(student, senc, eval_corpus))
+        card["eval"] = {"lang": eval_corpus.lang, "split": eval_corpus.meta.get("split"), "sentences": len(eval_corpus),
+                        "f1": s.f1, "precision": s.precision, "recall": s.recall,
+                        "per_type": {t: v.f1 for t, v in s.per_type.items()}}
+    write_card(out, card)
+    return card
+
+
+def _safe_langs(teachers: list[str]) -> list[str] | None:
+    try:
+        return teacher_langs(teachers)
+    except XnerError:
+        return None

@@ -1,0 +1,144 @@
+"""Fine-tuning in the study's settings (native, zero-shot, joint) with the HF Trainer.
+
+Checkpoints are safetensors; an interrupted run resumes from its last checkpoint when started
+again with the same output folder; a run card (``run.json``) records data, splits, seed,
+hyperparameters, versions and scores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from xner.corpus import Corpus, concat
+from xner.errors import XnerError
+from xner.provenance import provenance
+
+SETTINGS = ("native", "zero-shot", "joint")
+
+
+def infer_setting(train_langs: list[str], eval_lang: str, setting: str | None) -> str:
+    has = eval_lang in train_langs
+    guess = ("native" if train_langs == [eval_lang] else "joint") if has else "zero-shot"
+    if setting is None:
+        return guess
+    if setting not in SETTINGS:
+        raise XnerError(f"unknown setting {setting!r}; choose native, zero-shot or joint")
+    if setting == "native" and train_langs != [eval_lang]:
+        raise XnerError("native: train on the evaluation language only (--train-langs L --eval-lang L)")
+    if setting == "zero-shot" and has:
+        raise XnerError("zero-shot: the evaluation language must not be among --train-langs")
+    if setting == "joint" and (not has or len(train_langs) < 2):
+        raise XnerError("joint: --train-langs must hold the evaluation language and at least one other")
+    return setting
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    if not folder.is_dir():
+        return None
+    cks = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)
+           and (p / "trainer_state.json").exists()]
+    return max(cks, key=lambda p: int(p.name.split("-")[1])) if cks else None
+
+
+def training_args(out: Path, hp: dict, seed: int, n_items: int, save_steps: int | None, extra_cols: bool = False):
+    import torch
+    from transformers import TrainingArguments
+
+    steps_per_epoch = max(1, math.ceil(n_items / hp["batch_size"]))
+    total = hp.get("max_steps") or steps_per_epoch * hp["epochs"]
+    return TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=hp["epochs"],
+        max_steps=hp.get("max_steps") or -1,
+        per_device_train_batch_size=hp["batch_size"],
+        learning_rate=hp["lr"],
+        warmup_ratio=hp["warmup_ratio"],
+        lr_scheduler_type=hp["scheduler"],
+        weight_decay=hp.get("weight_decay", 0.0),
+        seed=seed,
+        data_seed=seed,
+        save_strategy="steps",
+        save_steps=save_steps or max(20, total // 4),
+        save_total_limit=2,
+        save_safetensors=True,
+        logging_steps=max(1, min(50, total // 10)),
+        report_to=[],
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        remove_unused_columns=not extra_cols,
+        disable_tqdm=bool(os.environ.get("XNER_NO_PROGRESS")),
+        eval_strategy="no",
+    )
+
+
+def write_card(out: Path, card: dict) -> None:
+    tmp = out / "run.json.tmp"
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False, default=_default))
+    os.replace(tmp, out / "run.json")
+
+
+def _default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | None, out: str | os.PathLike,
+             hp: dict, seed: int = 42, setting: str = "native", data: str = "",
+             save_steps: int | None = None, label_all: bool = False, trust_remote_code: bool = False,
+             callbacks: list | None = None) -> dict:
+    """Train ``model_name`` on the concatenated corpora and evaluate on ``eval_corpus``."""
+    import torch
+    from transformers import Trainer, set_seed
+
+    from xner.encode import WordEncoder
+    from xner.metrics import score
+
+    from .data import PadCollator, SegmentDataset
+    from .models import load_model, load_tokenizer
+    from .predict import predict_tags
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    set_seed(seed)
+    train = concat(train_parts)
+    tok = load_tokenizer(model_name, trust_remote_code)
+    model = load_model(model_name, train.labels, trust_remote_code)
+    encoder = WordEncoder(tok, hp["max_length"])
+    enc = encoder.encode(train)
+    ds = SegmentDataset(enc, enc.labels_for(train.tags, label_all))
+    args = training_args(out, hp, seed, len(ds), save_steps)
+    trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=PadCollator(encoder.pad_id),
+                      callbacks=callbacks)
+    resume = last_checkpoint(out / "checkpoints")
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    train_s = time.time() - t0
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    card = {
+        "kind": "train", "model": model_name, "setting": setting, "seed": seed, "hyperparameters": hp,
+        "data": data, "train": [{"lang": c.lang, "split": c.meta.get("split"), "scheme": c.meta.get("scheme", "standard"),
+                                 "sentences": len(c)} for c in train_parts],
+        "encoding": enc.stats.to_json(), "label_all": label_all,
+        "resumed_from": str(resume) if resume else None, "steps": int(result.global_step),
+        "train_loss": float(result.training_loss), "train_seconds": round(train_s, 1),
+        "labels": train.labels.tags, "provenance": provenance(torch=torch.__version__),
+    }
+    if eval_corpus is not None:
+        tags = predict_tags(model, encoder, eval_corpus)
+        s = score(eval_corpus, tags)
+        card["eval"] = {"lang": eval_corpus.lang, "split": eval_corpus.meta.get("split"), "sentences": len(eval_corpus),
+                        "f1": s.f1, "precision": s.precision, "recall": s.recall,
+                        "per_type": {t: v.f1 for t, v in s.per_type.items()}}
+    write_card(out, card)
+    return card

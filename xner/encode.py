@@ -1,0 +1,266 @@
+"""Word -> sub-token encoding with a cache, and numba-built model inputs.
+
+Each distinct word string is tokenized once (``add_special_tokens=False``, as the fast tokenizers
+do per word with ``is_split_into_words``) and cached as a CSR of sub-token ids.  A corpus is then
+encoded by array gathers only: only words new to the cache reach the tokenizer.
+
+Alignment rules:
+
+* the first sub-token of each word carries its label (``label_all=True`` labels every sub-token);
+* a word with no sub-tokens (an empty or unknown-to-the-normaliser string) becomes ``[UNK]``, so
+  every word gets a prediction;
+* a sentence longer than the model's limit is split into consecutive segments of whole words, and
+  a single word longer than the limit keeps its first pieces.  Nothing is lost; what was affected
+  is counted in :class:`EncodeStats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import numba
+import numpy as np
+
+from .corpus import Corpus
+from .errors import XnerError
+
+IGNORE = -100
+
+
+@dataclass
+class EncodeStats:
+    sentences: int = 0
+    words: int = 0
+    segments: int = 0
+    split_sentences: int = 0  # sentences spread over several segments
+    truncated_words: int = 0  # words whose sub-tokens were cut at the limit
+    empty_words: int = 0  # words with no sub-tokens, encoded as [UNK]
+    new_words_tokenized: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Encoded:
+    """Model inputs for a corpus: one row per segment (a sentence or part of one)."""
+
+    ids: np.ndarray  # int32[n_pieces_total] concatenated rows incl. special tokens
+    row_offsets: np.ndarray  # int64[n_seg + 1]
+    seg_sent: np.ndarray  # int64[n_seg]
+    seg_tok: np.ndarray  # int64[n_seg + 1]: corpus tokens of segment s are seg_tok[s]:seg_tok[s+1]
+    first_pos: np.ndarray  # int32[n_tokens]: position of each word's first sub-token in its row
+    piece_word: np.ndarray  # int64[n_pieces_total]: corpus token of each piece (-1 for specials)
+    pad_id: int
+    stats: EncodeStats
+
+    @property
+    def n_segments(self) -> int:
+        return self.seg_sent.size
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.row_offsets)
+
+    def row(self, s: int) -> np.ndarray:
+        return self.ids[self.row_offsets[s] : self.row_offsets[s + 1]]
+
+    def labels_for(self, tags: np.ndarray, label_all: bool = False) -> np.ndarray:
+        """Per-piece labels (``-100`` on specials and, unless ``label_all``, on later sub-tokens)."""
+        return _piece_labels(self.piece_word, self.row_offsets, self.seg_tok, self.first_pos,
+                             np.ascontiguousarray(tags, dtype=np.int64), label_all)
+
+    def batches(self, token_budget: int = 8192, max_batch: int = 256, sort: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Length-bucketed padded batches: (segment indices, input_ids int64[b, L], attention_mask)."""
+        order = np.argsort(self.lengths, kind="stable") if sort else np.arange(self.n_segments)
+        lengths = self.lengths
+        i = 0
+        n = order.size
+        while i < n:
+            j = i
+            longest = 0
+            while j < n and j - i < max_batch:
+                L = max(longest, int(lengths[order[j]]))
+                if (j - i + 1) * L > token_budget and j > i:
+                    break
+                longest = L
+                j += 1
+            idx = order[i:j]
+            ids, mask = pad_rows(self.ids, self.row_offsets, idx, longest, self.pad_id)
+            yield idx, ids, mask
+            i = j
+
+
+@numba.njit(cache=True)
+def pad_rows(ids: np.ndarray, row_offsets: np.ndarray, idx: np.ndarray, width: int, pad: int):
+    out = np.full((idx.shape[0], width), pad, dtype=np.int64)
+    mask = np.zeros((idx.shape[0], width), dtype=np.int64)
+    for r in range(idx.shape[0]):
+        a = row_offsets[idx[r]]
+        b = row_offsets[idx[r] + 1]
+        for k in range(b - a):
+            out[r, k] = ids[a + k]
+            mask[r, k] = 1
+    return out, mask
+
+
+@numba.njit(cache=True)
+def _segments(offsets: np.ndarray, wlen: np.ndarray, budget: int):
+    """Greedy packing of whole words into segments of at most ``budget`` pieces."""
+    n_tok = wlen.shape[0]
+    seg_sent = np.empty(n_tok + offsets.shape[0], dtype=np.int64)
+    seg_tok = np.empty(n_tok + offsets.shape[0] + 1, dtype=np.int64)
+    ns = 0
+    split = 0
+    for s in range(offsets.shape[0] - 1):
+        a = offsets[s]
+        b = offsets[s + 1]
+        start = a
+        used = 0
+        first = True
+        for i in range(a, b):
+            w = min(wlen[i], budget)
+            if used + w > budget and i > start:
+                seg_sent[ns] = s
+                seg_tok[ns] = start
+                ns += 1
+                if first:
+                    split += 1
+                    first = False
+                start = i
+                used = 0
+            used += w
+        seg_sent[ns] = s
+        seg_tok[ns] = start
+        ns += 1
+    seg_tok[ns] = n_tok
+    return seg_sent[:ns].copy(), seg_tok[: ns + 1].copy(), split
+
+
+@numba.njit(cache=True)
+def _gather(seg_tok: np.ndarray, tok_start: np.ndarray, tok_len: np.ndarray, pieces: np.ndarray,
+            budget: int, cls_id: int, sep_id: int, unk_id: int):
+    n_seg = seg_tok.shape[0] - 1
+    n_tok = tok_start.shape[0]
+    row_offsets = np.zeros(n_seg + 1, dtype=np.int64)
+    for s in range(n_seg):
+        n = 2
+        for i in range(seg_tok[s], seg_tok[s + 1]):
+            n += max(1, min(tok_len[i], budget))
+        row_offsets[s + 1] = row_offsets[s] + n
+    total = row_offsets[n_seg]
+    ids = np.empty(total, dtype=np.int32)
+    piece_word = np.full(total, -1, dtype=np.int64)
+    first_pos = np.empty(n_tok, dtype=np.int32)
+    for s in range(n_seg):
+        p = row_offsets[s]
+        ids[p] = cls_id
+        p += 1
+        for i in range(seg_tok[s], seg_tok[s + 1]):
+            first_pos[i] = p - row_offsets[s]
+            m = min(tok_len[i], budget)
+            if m == 0:
+                ids[p] = unk_id
+                piece_word[p] = i
+                p += 1
+            for k in range(m):
+                ids[p] = pieces[tok_start[i] + k]
+                piece_word[p] = i
+                p += 1
+        ids[p] = sep_id
+    return ids, row_offsets, piece_word, first_pos
+
+
+@numba.njit(cache=True)
+def _piece_labels(piece_word, row_offsets, seg_tok, first_pos, tags, label_all):
+    out = np.full(piece_word.shape[0], -100, dtype=np.int64)
+    for s in range(row_offsets.shape[0] - 1):
+        base = row_offsets[s]
+        for i in range(seg_tok[s], seg_tok[s + 1]):
+            out[base + first_pos[i]] = tags[i]
+    if label_all:
+        for p in range(piece_word.shape[0]):
+            if piece_word[p] >= 0 and out[p] == -100:
+                t = tags[piece_word[p]]
+                # a continuation piece of a B-X word is labelled I-X
+                out[p] = t + 1 if t % 2 == 1 else t
+    return out
+
+
+@numba.njit(cache=True)
+def gather_first(logits_rows: np.ndarray, seg_idx: np.ndarray, seg_tok: np.ndarray, first_pos: np.ndarray,
+                 out: np.ndarray) -> None:
+    """Copy each word's first-sub-token vector of a batch into ``out[token]``."""
+    for r in range(seg_idx.shape[0]):
+        s = seg_idx[r]
+        for i in range(seg_tok[s], seg_tok[s + 1]):
+            out[i] = logits_rows[r, first_pos[i]]
+
+
+class WordEncoder:
+    """Caches sub-token ids per word string for one tokenizer."""
+
+    def __init__(self, tokenizer, max_length: int = 128):
+        if not getattr(tokenizer, "is_fast", False):
+            raise XnerError("a fast (Rust) tokenizer is required")
+        self.tokenizer = tokenizer
+        self.max_length = int(min(max_length, getattr(tokenizer, "model_max_length", max_length) or max_length))
+        if self.max_length < 3:
+            raise XnerError("max_length must be at least 3")
+        self.cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+        self.sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else 0
+        if self.cls_id is None or self.sep_id is None:
+            raise XnerError("tokenizer has no CLS/BOS or SEP/EOS token")
+        self._index: dict[str, int] = {}
+        self._starts: list[int] = []
+        self._lens: list[int] = []
+        self._pieces = np.zeros(0, dtype=np.int32)
+        self.tokenized = 0
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add_words(self, words: list[str], batch: int = 4096) -> int:
+        """Tokenize the given strings that are new to the cache; returns how many were new."""
+        new = [w for w in dict.fromkeys(words) if w not in self._index]
+        if not new:
+            return 0
+        chunks = []
+        total = self._pieces.size
+        for k in range(0, len(new), batch):
+            part = new[k : k + batch]
+            enc = self.tokenizer(part, add_special_tokens=False)["input_ids"]
+            for w, ids in zip(part, enc, strict=True):
+                self._index[w] = len(self._starts)
+                self._starts.append(total)
+                self._lens.append(len(ids))
+                total += len(ids)
+                chunks.append(np.asarray(ids, dtype=np.int32))
+        self._pieces = np.concatenate([self._pieces, *chunks]) if chunks else self._pieces
+        self.tokenized += len(new)
+        return len(new)
+
+    def vocab_table(self, vocab) -> tuple[np.ndarray, np.ndarray]:
+        """(start, length) into the piece store for every id of a corpus vocabulary."""
+        strings = vocab.strings
+        self.add_words(strings)
+        idx = np.fromiter((self._index[s] for s in strings), dtype=np.int64, count=len(strings))
+        starts = np.asarray(self._starts, dtype=np.int64)
+        lens = np.asarray(self._lens, dtype=np.int64)
+        return starts[idx], lens[idx]
+
+    def encode(self, corpus: Corpus) -> Encoded:
+        before = self.tokenized
+        vstart, vlen = self.vocab_table(corpus.vocab)
+        tok_start = vstart[corpus.words]
+        tok_len = vlen[corpus.words]
+        budget = self.max_length - 2
+        seg_sent, seg_tok, split = _segments(corpus.offsets, np.maximum(tok_len, 1), budget)
+        ids, row_offsets, piece_word, first_pos = _gather(seg_tok, tok_start, tok_len, self._pieces, budget,
+                                                          self.cls_id, self.sep_id, self.unk_id)
+        stats = EncodeStats(len(corpus), corpus.n_tokens, int(seg_sent.size), int(split),
+                            int((tok_len > budget).sum()), int((tok_len == 0).sum()), self.tokenized - before)
+        return Encoded(ids, row_offsets, seg_sent, seg_tok, first_pos, piece_word, self.pad_id, stats)

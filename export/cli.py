@@ -1,0 +1,168 @@
+"""Subcommands ``export``, ``verify``, ``predict`` and ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from xner.cli import command, print_json
+
+
+def _eval_corpus(args):
+    if not args.eval_lang:
+        return None
+    from xner.datadir import open_source
+
+    return open_source(args.eval_data, args.repair).load(args.eval_lang, args.eval_split)
+
+
+def _add_eval(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--eval-data", help="data folder for the parity check (default: $XNER_DATA_DIR)")
+    p.add_argument("--eval-lang", help="language whose split the parity check runs on (default: vocabulary sample)")
+    p.add_argument("--eval-split", default="test")
+    p.add_argument("--repair", default="conlleval", choices=["conlleval", "drop", "error", "keep"])
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
+
+
+@command
+def _export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export to ONNX (optimum or torch.onnx), optimise, quantise, gate",
+                       description="Export a PyTorch token-classification model to an ONNX folder, optionally "
+                       "optimise (O1-O3), quantise (dynamic int8, CPU) or convert to fp16 (GPU), and check every "
+                       "result against PyTorch. Fails (exit 2) when a parity threshold is missed, unless --force.")
+    p.add_argument("--model", required=True, help="PyTorch model folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--exporter", default="auto", choices=["auto", "optimum", "torch"])
+    p.add_argument("--optimize", choices=["O1", "O2", "O3"])
+    p.add_argument("--quantize", choices=["int8"])
+    p.add_argument("--fp16", action="store_true")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--force", action="store_true", help="keep the model even if the parity gate fails")
+    _add_eval(p)
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .build import export
+
+    r = export(args.model, args.out, args.exporter, args.optimize, args.quantize, args.fp16, _eval_corpus(args),
+               args.force, args.opset, args.threads)
+    for g in r["gates"]:
+        print(f"gate after {g['after']:<9} {'PASS' if g['passed'] else 'FAIL'}  max|diff| {g['max_abs_diff']:.2e}  "
+              f"agreement {g['tag_agreement']:.4f}  F1 {g['f1_reference']:.4f} -> {g['f1_onnx']:.4f} "
+              f"({g['against']}, {g['sentences']} sentences)")
+    print(f"exported with {r['steps'][0]['exporter']} to {args.out} ({r['onnx_bytes'] / 1e6:.1f} MB)"
+          + ("  [FORCED past a failed gate]" if r["forced"] else ""))
+    return 0
+
+
+@command
+def _verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="parity check of an ONNX folder against its PyTorch model",
+                       description="Compare an exported ONNX folder with a PyTorch model: max logit difference, "
+                       "tag agreement and F1 change. Exit 2 when the chosen thresholds are missed.")
+    p.add_argument("--model", required=True, help="PyTorch model folder")
+    p.add_argument("--onnx", required=True, help="ONNX folder")
+    p.add_argument("--kind", default="exact", choices=["exact", "approximate"],
+                   help="exact: logits within 1e-4; approximate (int8/fp16): agreement >= 0.99, F1 change <= 1 point")
+    p.add_argument("--json", action="store_true")
+    _add_eval(p)
+    p.set_defaults(func=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from .parity import check
+
+    p = check(args.model, args.onnx, _eval_corpus(args), args.kind, "cpu", args.threads)
+    if args.json:
+        print_json(p.to_json())
+    else:
+        print(f"{'PASS' if p.passed else 'FAIL'} ({p.kind}): {p.summary()}")
+    return 0 if p.passed else 2
+
+
+@command
+def _predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="tag text with an exported model",
+                       description="Tag raw text (--text, or one text per line of --input or stdin '-'), or a "
+                       "corpus file (--input with --format conll writes token/tag lines).")
+    p.add_argument("--model", required=True, help="ONNX folder from xner export")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text")
+    src.add_argument("--input", help="file of texts, one per line, or a corpus file (tsv/conll/jsonl); '-' = stdin")
+    p.add_argument("--format", default="json", choices=["json", "conll"])
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xner.errors import XnerError
+
+    from .pipeline import NerPipeline, split_words
+
+    pipe = NerPipeline(args.model, provider=args.provider, threads=args.threads)
+    if args.text is not None:
+        texts = [args.text]
+    elif args.input == "-":
+        texts = [ln.rstrip("\n") for ln in sys.stdin]
+    else:
+        p = Path(args.input)
+        if not p.is_file():
+            raise XnerError(f"{args.input}: no such file")
+        if p.suffix in (".tsv", ".conll", ".jsonl", ".parquet"):  # a corpus: tag its words
+            from xner.formats import read_corpus, write_corpus
+
+            c = read_corpus(p, repair="keep")
+            tagged = c.with_tags(pipe.runtime.predict(c))
+            if args.format == "conll":
+                sys.stdout.writelines(f"{w}\t{t}\n" if w else "\n" for w, t in _lines(tagged))
+            else:
+                write_corpus(tagged, "/dev/stdout", "jsonl")
+            return 0
+        texts = p.read_text(encoding="utf-8").splitlines()
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise XnerError("no text to tag")
+    if args.format == "json":
+        for t, ents in zip(texts, pipe.texts(texts), strict=True):
+            print(json.dumps({"text": t, "entities": [e.to_json() for e in ents]}, ensure_ascii=False))
+    else:
+        words = [[w for w, _, _ in split_words(t)] for t in texts]
+        for ws, tags in zip(words, pipe.predict_words(words), strict=True):
+            for w, (tag, _) in zip(ws, tags, strict=True):
+                print(f"{w}\t{tag}")
+            print()
+    return 0
+
+
+def _lines(c):
+    for ws, ts in zip(c.sentences(), c.tag_lists(), strict=True):
+        yield from zip(ws, ts, strict=True)
+        yield "", ""
+
+
+@command
+def _serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="HTTP service: /predict (batched), /health, /metadata",
+                       description="Serve an exported model over HTTP (FastAPI + uvicorn).")
+    p.add_argument("--model", required=True, help="ONNX folder from xner export")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
+    p.add_argument("--threads", type=int)
+    p.add_argument("--max-body", type=int, default=1_000_000, help="largest request body in bytes")
+    p.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(args.model, args.host, args.port, args.provider, args.threads, args.max_body)
+    return 0
+
+
+

@@ -1,0 +1,96 @@
+"""ONNX export: Hugging Face optimum (optimum-onnx) or ``torch.onnx``, behind one function.
+
+The result is a folder that optimum's ``ORTModelForTokenClassification`` and xner's ``Runtime``
+load: ``model.onnx``, ``config.json`` (with id2label) and the tokenizer files.  optimum-onnx pins
+transformers < 4.58, so the ``torch`` exporter keeps xner working without it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from xner.errors import XnerError
+
+EXPORTERS = ("auto", "optimum", "torch")
+#: model inputs per model family (the optimum exporters keep a config per family; this is ours)
+FAMILY_INPUTS = {
+    "bert": ("input_ids", "attention_mask", "token_type_ids"),
+    "xlm-roberta": ("input_ids", "attention_mask"),
+    "roberta": ("input_ids", "attention_mask"),
+    "distilbert": ("input_ids", "attention_mask"),
+    "electra": ("input_ids", "attention_mask", "token_type_ids"),
+    "deberta-v2": ("input_ids", "attention_mask", "token_type_ids"),
+}
+
+
+def optimum_available() -> bool:
+    try:
+        import optimum.exporters.onnx  # noqa: F401
+    except Exception:  # ImportError, or optimum failing against another transformers
+        return False
+    return True
+
+
+def model_inputs(model_type: str) -> tuple[str, ...]:
+    if model_type not in FAMILY_INPUTS:
+        raise XnerError(f"no export config for model type {model_type!r} (known: {', '.join(FAMILY_INPUTS)})")
+    return FAMILY_INPUTS[model_type]
+
+
+def export_optimum(model_dir: str, out: Path, opset: int = 17) -> Path:
+    from optimum.exporters.onnx import main_export
+
+    main_export(model_name_or_path=str(model_dir), output=str(out), task="token-classification", opset=opset,
+                device="cpu", do_validation=False)
+    if not (out / "model.onnx").exists():
+        raise XnerError(f"optimum wrote no model.onnx into {out}")
+    return out / "model.onnx"
+
+
+def export_torch(model_dir: str, out: Path, opset: int = 17) -> Path:
+    import torch
+    from xner.training.models import load_model, load_tokenizer
+
+    model = load_model(str(model_dir)).eval()
+    tok = load_tokenizer(str(model_dir))
+    names = model_inputs(model.config.model_type)
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            kw = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+            return self.m(input_ids=input_ids, attention_mask=attention_mask, **kw).logits
+
+    ids = torch.randint(5, min(100, model.config.vocab_size), (2, 16))
+    args = [ids, torch.ones_like(ids)] + ([torch.zeros_like(ids)] if "token_type_ids" in names else [])
+    dyn = {n: {0: "batch_size", 1: "sequence_length"} for n in names}
+    dyn["logits"] = {0: "batch_size", 1: "sequence_length"}
+    path = out / "model.onnx"
+    with torch.no_grad():
+        torch.onnx.export(Wrapper(model), tuple(args), str(path), input_names=list(names), output_names=["logits"],
+                          dynamic_axes=dyn, opset_version=opset, dynamo=False)
+    model.config.save_pretrained(out)
+    tok.save_pretrained(out)
+    return path
+
+
+def export_model(model_dir: str, out: str | Path, exporter: str = "auto", opset: int = 17) -> tuple[Path, str]:
+    """Export a PyTorch token-classification model folder; returns (model.onnx path, exporter used)."""
+    if exporter not in EXPORTERS:
+        raise XnerError(f"unknown exporter {exporter!r}; choose {', '.join(EXPORTERS)}")
+    if not Path(model_dir).exists():
+        raise XnerError(f"model folder not found: {model_dir}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if exporter == "auto":
+        exporter = "optimum" if optimum_available() else "torch"
+    if exporter == "optimum" and not optimum_available():
+        raise XnerError("optimum-onnx is not importable here; use --exporter torch")
+    path = export_optimum(model_dir, out, opset) if exporter == "optimum" else export_torch(model_dir, out, opset)
+    return path, exporter

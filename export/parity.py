@@ -1,0 +1,100 @@
+"""The parity gate: an exported model must agree with its PyTorch source.
+
+Measured on an evaluation corpus (or, without one, on seeded sentences of vocabulary words): the
+maximum absolute difference of word logits, tag agreement, and the F1 change (against gold tags
+when the corpus has them, else against the PyTorch predictions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from xner.corpus import Corpus
+from xner.errors import XnerError
+
+#: thresholds: exact float32 graphs must match logits; approximate ones (int8, fp16, O3's GELU
+#: approximation) must keep tags and F1
+FP32_MAX_ABS = 1e-4
+APPROX_AGREEMENT = 0.99
+APPROX_F1_CHANGE = 0.01
+
+
+@dataclass
+class Parity:
+    kind: str  # "exact" or "approximate"
+    max_abs_diff: float
+    tag_agreement: float
+    f1_reference: float
+    f1_onnx: float
+    f1_change: float
+    against: str  # "gold" or "pytorch"
+    tokens: int
+    sentences: int
+    passed: bool
+    thresholds: dict
+    provider: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (f"max |logit diff| {self.max_abs_diff:.2e}, tag agreement {self.tag_agreement:.4f}, "
+                f"F1 {self.f1_reference:.4f} -> {self.f1_onnx:.4f} (change {self.f1_change:+.4f} vs {self.against})")
+
+
+def sample_corpus(tokenizer, n: int = 200, seed: int = 0) -> Corpus:
+    """Seeded sentences of whole-word vocabulary entries, for models exported without eval data."""
+    rng = np.random.default_rng(seed)
+    vocab = [w for w in tokenizer.get_vocab() if w.isprintable() and not w.startswith(("##", "[", "<"))
+             and w.strip() and " " not in w]
+    vocab = sorted(w.lstrip("▁") for w in vocab if w.lstrip("▁"))
+    if not vocab:
+        raise XnerError("cannot build a parity sample from this tokenizer; pass --eval-data")
+    sents = [[vocab[i] for i in rng.integers(0, len(vocab), int(rng.integers(3, 30)))] for _ in range(n)]
+    c = Corpus.from_lists(sents, [["O"] * len(s) for s in sents], lang="sample")
+    c.meta["unlabelled"] = True
+    return c
+
+
+def check(model_dir: str, onnx_dir: str, corpus: Corpus | None = None, kind: str = "exact",
+          provider: str = "cpu", threads: int | None = None) -> Parity:
+    """Compare PyTorch and ONNX Runtime on the same encoded words."""
+    from xner.training.models import load_model
+    from xner.training.predict import word_logits
+
+    from xner.metrics import score
+
+    from .runtime import Runtime
+
+    if kind not in ("exact", "approximate"):
+        raise XnerError("parity kind must be exact or approximate")
+    rt = Runtime(onnx_dir, provider=provider, threads=threads)
+    model = load_model(str(model_dir))
+    if corpus is None:
+        corpus = sample_corpus(rt.tokenizer)
+    enc = rt.encoder.encode(corpus)
+    ref = word_logits(model, rt.encoder, corpus, encoded=enc)
+    got = rt.logits(corpus, enc)
+    ref_tags, got_tags = ref.argmax(-1).astype(np.int8), got.argmax(-1).astype(np.int8)
+    table = rt.labels.remap_to(corpus.labels)
+    ref_tags, got_tags = table[ref_tags], table[got_tags]
+    if corpus.meta.get("unlabelled"):
+        gold, against = corpus.with_tags(ref_tags), "pytorch"
+    else:
+        gold, against = corpus, "gold"
+    f_ref = score(gold, ref_tags).f1
+    f_got = score(gold, got_tags).f1
+    if against == "pytorch" and not (ref_tags != 0).any():
+        f_ref = f_got = 1.0 if np.array_equal(ref_tags, got_tags) else 0.0  # nothing predicted: compare tags
+    diff = float(np.abs(ref - got).max()) if ref.size else 0.0
+    agree = float((ref_tags == got_tags).mean()) if ref_tags.size else 1.0
+    if kind == "exact":
+        thresholds = {"max_abs_diff": FP32_MAX_ABS}
+        passed = diff <= FP32_MAX_ABS
+    else:
+        thresholds = {"tag_agreement": APPROX_AGREEMENT, "f1_change": APPROX_F1_CHANGE}
+        passed = agree >= APPROX_AGREEMENT and abs(f_got - f_ref) <= APPROX_F1_CHANGE
+    return Parity(kind, diff, agree, f_ref, f_got, f_got - f_ref, against, corpus.n_tokens, len(corpus), passed,
+                  thresholds, rt.provider)

@@ -1,0 +1,133 @@
+"""One ONNX Runtime session over an exported folder, fed by the cached word encoder.
+
+Providers are chosen automatically (TensorRT, then CUDA, then CPU) or by name, and the provider
+that really runs is read back from the session: onnxruntime-gpu lists CUDA as available even where
+it cannot load it, then silently runs on the CPU.  Batches are length-bucketed under a token
+budget; IO binding is used on CUDA.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from xner.corpus import Corpus
+from xner.encode import Encoded, WordEncoder, gather_first
+from xner.errors import XnerError
+from xner.labels import LabelSet
+
+PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+log = logging.getLogger("xner.runtime")
+
+
+def import_ort():
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise XnerError("onnxruntime is not installed: pip install '.[cpu]' (or '.[gpu]' on a CUDA machine)") from None
+    return ort
+
+
+def choose_providers(requested: str, available: list[str]) -> list[str]:
+    if requested == "auto":
+        order = [PROVIDERS[k] for k in ("tensorrt", "cuda", "cpu")]
+        return [p for p in order if p in available] or ["CPUExecutionProvider"]
+    if requested not in PROVIDERS:
+        raise XnerError(f"unknown provider {requested!r}; choose auto, {', '.join(PROVIDERS)}")
+    name = PROVIDERS[requested]
+    if name not in available:
+        raise XnerError(f"provider {requested} is not available in this onnxruntime build (has: {', '.join(available)})")
+    return [name] + (["CPUExecutionProvider"] if name != "CPUExecutionProvider" else [])
+
+
+class Runtime:
+    """``Runtime(folder).predict(corpus)`` -> tag ids per word; ``logits(corpus)`` -> first-sub-token logits."""
+
+    def __init__(self, path: str | Path, provider: str = "auto", threads: int | None = None,
+                 token_budget: int = 8192, max_batch: int = 256, max_length: int | None = None,
+                 file_name: str = "model.onnx"):
+        ort = import_ort()
+        self.path = Path(path)
+        onnx_file = self.path / file_name if self.path.is_dir() else self.path
+        if self.path.is_file():
+            self.path = self.path.parent
+        if not onnx_file.exists():
+            raise XnerError(f"no {file_name} in {self.path} (export a model with xner export)")
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        self.requested = provider
+        providers = choose_providers(provider, ort.get_available_providers())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.session = ort.InferenceSession(str(onnx_file), so, providers=providers)
+        self.provider = self.session.get_providers()[0]  # what really runs
+        if self.provider != providers[0]:
+            log.warning("asked for %s but onnxruntime runs %s", providers[0], self.provider)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_name = self.session.get_outputs()[0].name
+        cfg = json.loads((self.path / "config.json").read_text())
+        self.config = cfg
+        tags = [cfg["id2label"][str(i)] for i in range(len(cfg["id2label"]))]
+        self.labels = LabelSet.from_tags(tags)
+        if self.labels.tags != tags:
+            raise XnerError(f"{self.path}: labels {tags} do not follow the O, B-X, I-X layout")
+        from xner.training.models import load_tokenizer
+
+        self.tokenizer = load_tokenizer(str(self.path))
+        limit = max_length or min(cfg.get("max_position_embeddings", 512) - (2 if cfg.get("model_type") in
+                                  ("xlm-roberta", "roberta") else 0), 512)
+        self.encoder = WordEncoder(self.tokenizer, limit)
+        self.token_budget = token_budget
+        self.max_batch = max_batch
+        self.report = self._read_report()
+
+    def _read_report(self) -> dict | None:
+        p = self.path / "export_report.json"
+        return json.loads(p.read_text()) if p.exists() else None
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
+    def _feeds(self, ids: np.ndarray, mask: np.ndarray) -> dict:
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        return {k: v for k, v in feeds.items() if k in self.input_names}
+
+    def run_batch(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feeds = self._feeds(ids, mask)
+        if self.on_cuda:
+            binding = self.session.io_binding()
+            for k, v in feeds.items():
+                binding.bind_cpu_input(k, v)
+            binding.bind_output(self.output_name, "cpu")
+            self.session.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()[0]
+        return self.session.run([self.output_name], feeds)[0]
+
+    def logits(self, corpus: Corpus, encoded: Encoded | None = None) -> np.ndarray:
+        enc = encoded if encoded is not None else self.encoder.encode(corpus)
+        out = np.zeros((corpus.n_tokens, self.labels.num_tags), dtype=np.float32)
+        for idx, ids, mask in enc.batches(self.token_budget, self.max_batch):
+            gather_first(self.run_batch(ids, mask).astype(np.float32, copy=False), idx, enc.seg_tok, enc.first_pos, out)
+        return out
+
+    def predict(self, corpus: Corpus, encoded: Encoded | None = None) -> np.ndarray:
+        tags = self.logits(corpus, encoded).argmax(-1).astype(np.int8)
+        if corpus.labels != self.labels:  # express in the corpus's label ids
+            tags = self.labels.remap_to(corpus.labels)[tags]
+        return tags
+
+    def describe(self) -> dict:
+        return {"path": str(self.path), "provider": self.provider, "requested": self.requested,
+                "inputs": self.input_names, "labels": self.labels.tags, "max_length": self.encoder.max_length,
+                "model_type": self.config.get("model_type"), "export": self.report}

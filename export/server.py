@@ -1,0 +1,129 @@
+"""HTTP service over an exported model: ``/predict`` (batched), ``/health``, ``/metadata``.
+
+FastAPI/uvicorn.  Request bodies are bounded (413 past the limit, whether or not a Content-Length
+is sent); bad input gets a 4xx with ``{"error": ...}`` and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from xner.errors import XnerError
+
+from .pipeline import NerPipeline
+
+
+class PredictRequest(BaseModel):
+    """Exactly one of ``text``, ``texts`` or ``words``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    text: str | None = Field(None, description="one raw text")
+    texts: list[str] | None = Field(None, description="several raw texts, run as one batch")
+    words: list[list[str]] | None = Field(None, description="pre-split sentences")
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over ``limit`` bytes with 413."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for k, v in scope.get("headers", []):
+            if k == b"content-length" and v.isdigit() and int(v) > self.limit:
+                return await _json(send, 413, {"error": f"request body over {self.limit} bytes"})
+        # read the body up to the limit (chunked bodies have no Content-Length), then replay it
+        body = bytearray()
+        more = True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            body += msg.get("body", b"")
+            more = msg.get("more_body", False)
+            if len(body) > self.limit:
+                return await _json(send, 413, {"error": f"request body over {self.limit} bytes"})
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _json(send, status: int, body: dict) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def create_app(model_dir: str, provider: str = "auto", threads: int | None = None, max_body: int = 1_000_000,
+               max_items: int = 256, max_chars: int = 20_000):
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    pipe = NerPipeline(model_dir, provider=provider, threads=threads)
+    started = time.time()
+    stats = {"requests": 0, "items": 0}
+
+    app = FastAPI(title="xner", description="Cross-lingual NER over ONNX Runtime")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        msgs = [f"{'.'.join(str(x) for x in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"error": "; ".join(msgs) or "invalid request"})
+
+    @app.exception_handler(XnerError)
+    async def _bad(request: Request, exc: XnerError):
+        return JSONResponse(status_code=400, content={"error": str(exc)})
+
+    @app.get("/health")
+    def health():
+        return {"status": "ok", "provider": pipe.runtime.provider, "uptime_s": round(time.time() - started, 1), **stats}
+
+    @app.get("/metadata")
+    def metadata():
+        return {**pipe.runtime.describe(), "limits": {"max_body_bytes": max_body, "max_items": max_items,
+                                                      "max_chars": max_chars}}
+
+    @app.post("/predict")
+    def predict(req: PredictRequest):
+        given = [k for k in ("text", "texts", "words") if getattr(req, k) is not None]
+        if len(given) != 1:
+            raise XnerError("give exactly one of 'text', 'texts' or 'words'")
+        items = [req.text] if req.text is not None else req.texts if req.texts is not None else req.words
+        if not items:
+            raise XnerError(f"'{given[0]}' is empty")
+        if len(items) > max_items:
+            raise XnerError(f"at most {max_items} items per request, got {len(items)}")
+        for it in items:
+            size = len(it) if isinstance(it, str) else sum(len(w) for w in it)
+            if size > max_chars:
+                raise XnerError(f"an item has {size} characters; the limit is {max_chars}")
+            if isinstance(it, str) and not it.strip():
+                raise XnerError("empty text")
+        result = pipe.words(items) if req.words is not None else pipe.texts(items)
+        stats["requests"] += 1
+        stats["items"] += len(items)
+        ents = [[e.to_json() for e in r] for r in result]
+        return {"entities": ents[0]} if req.text is not None else {"entities": ents}
+
+    return BodyLimit(app, max_body)
+
+
+def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto",
+          threads: int | None = None, max_body: int = 1_000_000) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(model_dir, provider, threads, max_body), host=host, port=port, log_level="info")

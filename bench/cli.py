@@ -9,7 +9,7 @@ import sys
 from xner.cli import command
 
 #: suite name -> module in xner.bench with ``run(quick, data_dir) -> SuiteResult``
-SUITES = {"score": "score"}
+SUITES = {"score": "score", "inference": "inference"}
 
 
 @command
@@ -21,6 +21,8 @@ def _bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="small inputs, few repeats")
     p.add_argument("--data-dir", help="WikiANN folder for real data (default: $XNER_DATA_DIR or ../shared/data)")
     p.add_argument("--out", default="bench-results", help="output folder (default bench-results)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="inference suite: cuda times PyTorch on the GPU and ONNX Runtime's CUDA provider (fp16)")
     p.set_defaults(func=run_bench)
 
 
@@ -32,7 +34,8 @@ def run_bench(args: argparse.Namespace) -> int:
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         mod = importlib.import_module(f"xner.bench.{SUITES[name]}")
-        results.append(mod.run(quick=args.quick, data_dir=args.data_dir))
+        kw = {"device": args.device} if name == "inference" else {}
+        results.append(mod.run(quick=args.quick, data_dir=args.data_dir, **kw))
     js, md = write_results(results, args.out)
     print(markdown(results))
     print(f"results: {js} {md}")

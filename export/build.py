@@ -21,7 +21,7 @@ class ParityError(XnerError):
 
 def export(model_dir: str, out: str | Path, exporter: str = "auto", level: str | None = None,
            quantize: str | None = None, fp16: bool = False, eval_corpus: Corpus | None = None,
-           force: bool = False, opset: int = 17, threads: int | None = None, provider: str = "cpu") -> dict:
+           force: bool = False, opset: int = 18, threads: int | None = None, provider: str = "cpu") -> dict:
     if quantize not in (None, "int8"):
         raise XnerError("--quantize takes int8")
     if quantize and fp16:

@@ -37,7 +37,7 @@ def _export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimize", choices=["O1", "O2", "O3"])
     p.add_argument("--quantize", choices=["int8"])
     p.add_argument("--fp16", action="store_true")
-    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--opset", type=int, default=18)
     p.add_argument("--force", action="store_true", help="keep the model even if the parity gate fails")
     _add_eval(p)
     p.set_defaults(func=run_export)

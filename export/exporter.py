@@ -38,7 +38,7 @@ def model_inputs(model_type: str) -> tuple[str, ...]:
     return FAMILY_INPUTS[model_type]
 
 
-def export_optimum(model_dir: str, out: Path, opset: int = 17) -> Path:
+def export_optimum(model_dir: str, out: Path, opset: int = 18) -> Path:
     from optimum.exporters.onnx import main_export
 
     main_export(model_name_or_path=str(model_dir), output=str(out), task="token-classification", opset=opset,
@@ -48,7 +48,7 @@ def export_optimum(model_dir: str, out: Path, opset: int = 17) -> Path:
     return out / "model.onnx"
 
 
-def export_torch(model_dir: str, out: Path, opset: int = 17) -> Path:
+def export_torch(model_dir: str, out: Path, opset: int = 18) -> Path:
     import torch
     from xner.training.models import load_model, load_tokenizer
 
@@ -78,7 +78,44 @@ def export_torch(model_dir: str, out: Path, opset: int = 17) -> Path:
     return path
 
 
-def export_model(model_dir: str, out: str | Path, exporter: str = "auto", opset: int = 17) -> tuple[Path, str]:
+HIDDEN = "last_hidden_state"
+
+
+def add_hidden_output(onnx_path: Path) -> bool:
+    """Expose the classifier's input (the encoder's last hidden state) as a second graph output.
+
+    The robustness engine uses it for word vectors (context swap).  ``logits`` stays the first
+    output, so loaders that read only it are unaffected.  Returns False if the head is not the
+    usual ``Add(MatMul(hidden, W), b)``.
+    """
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    g = model.graph
+    if any(o.name == HIDDEN for o in g.output):
+        return True
+    producer = {o: n for n in g.node for o in n.output}
+    node = producer.get(g.output[0].name)
+    hidden = None
+    weights = {i.name for i in g.initializer}
+    for _ in range(4):  # logits <- Add(bias, MatMul(hidden, W))
+        if node is None:
+            break
+        if node.op_type == "MatMul":
+            hidden = next((x for x in node.input if x not in weights), None)
+            break
+        node = next((producer[x] for x in node.input if x in producer), None)
+    if hidden is None:
+        return False
+    ident = onnx.helper.make_node("Identity", [hidden], [HIDDEN], name="xner_hidden_output")
+    g.node.append(ident)
+    g.output.append(onnx.helper.make_tensor_value_info(HIDDEN, onnx.TensorProto.FLOAT,
+                                                       ["batch_size", "sequence_length", None]))
+    onnx.save(model, str(onnx_path))
+    return True
+
+
+def export_model(model_dir: str, out: str | Path, exporter: str = "auto", opset: int = 18) -> tuple[Path, str]:
     """Export a PyTorch token-classification model folder; returns (model.onnx path, exporter used)."""
     if exporter not in EXPORTERS:
         raise XnerError(f"unknown exporter {exporter!r}; choose {', '.join(EXPORTERS)}")
@@ -93,4 +130,5 @@ def export_model(model_dir: str, out: str | Path, exporter: str = "auto", opset:
     if exporter == "optimum" and not optimum_available():
         raise XnerError("optimum-onnx is not importable here; use --exporter torch")
     path = export_optimum(model_dir, out, opset) if exporter == "optimum" else export_torch(model_dir, out, opset)
+    add_hidden_output(path)
     return path, exporter

@@ -45,11 +45,14 @@ def optimize(onnx_path: Path, level: str = "O2") -> dict:
 
 
 def quantize_int8(onnx_path: Path) -> dict:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = onnx_path.with_name("model.int8.onnx")
+    # fused contrib ops (after O2/O3) defeat ONNX shape inference; their outputs are float32
     quantize_dynamic(str(onnx_path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
-                     per_channel=False, reduce_range=False)
+                     per_channel=False, reduce_range=False,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     _replace(onnx_path, tmp)
     return {"type": "dynamic", "weights": "int8", "ops": ["MatMul", "Gemm"]}
 

@@ -72,7 +72,9 @@ class Runtime:
         if self.provider != providers[0]:
             log.warning("asked for %s but onnxruntime runs %s", providers[0], self.provider)
         self.input_names = [i.name for i in self.session.get_inputs()]
-        self.output_name = self.session.get_outputs()[0].name
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.output_name = outputs[0]
+        self.hidden_name = "last_hidden_state" if "last_hidden_state" in outputs else None
         cfg = json.loads((self.path / "config.json").read_text())
         self.config = cfg
         tags = [cfg["id2label"][str(i)] for i in range(len(cfg["id2label"]))]
@@ -103,16 +105,32 @@ class Runtime:
             feeds["token_type_ids"] = np.zeros_like(ids)
         return {k: v for k, v in feeds.items() if k in self.input_names}
 
-    def run_batch(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def run_batch(self, ids: np.ndarray, mask: np.ndarray, output: str | None = None) -> np.ndarray:
         feeds = self._feeds(ids, mask)
+        name = output or self.output_name
         if self.on_cuda:
             binding = self.session.io_binding()
             for k, v in feeds.items():
                 binding.bind_cpu_input(k, v)
-            binding.bind_output(self.output_name, "cpu")
+            binding.bind_output(name, "cpu")
             self.session.run_with_iobinding(binding)
             return binding.copy_outputs_to_cpu()[0]
-        return self.session.run([self.output_name], feeds)[0]
+        return self.session.run([name], feeds)[0]
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        """The encoder's vector of each word alone (its first sub-token's last hidden state)."""
+        if self.hidden_name is None:
+            raise XnerError(f"{self.path}: the ONNX model has no last_hidden_state output; re-export it with "
+                            "xner export")
+        c = Corpus.from_lists([[w] for w in words], [["O"] for _ in words], self.labels)
+        enc = self.encoder.encode(c)
+        out = None
+        for idx, ids, mask in enc.batches(self.token_budget, self.max_batch):
+            h = self.run_batch(ids, mask, self.hidden_name).astype(np.float32, copy=False)
+            if out is None:
+                out = np.zeros((c.n_tokens, h.shape[-1]), dtype=np.float32)
+            gather_first(h, idx, enc.seg_tok, enc.first_pos, out)
+        return out if out is not None else np.zeros((0, 0), np.float32)
 
     def logits(self, corpus: Corpus, encoded: Encoded | None = None) -> np.ndarray:
         enc = encoded if encoded is not None else self.encoder.encode(corpus)

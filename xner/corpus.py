@@ -158,8 +158,18 @@ class Corpus:
         offsets = np.zeros(index.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         cols = [self.columns[i] for i in tok.tolist()] if self.columns is not None else None
-        return replace(self, words=self.words[tok], tags=self.tags[tok], offsets=offsets, columns=cols,
-                       meta=dict(self.meta))
+        meta = dict(self.meta)
+        meta["sentence_ids"] = self.sentence_ids[index]
+        if isinstance(meta.get("first_lines"), np.ndarray):
+            meta["first_lines"] = meta["first_lines"][index]
+        return replace(self, words=self.words[tok], tags=self.tags[tok], offsets=offsets, columns=cols, meta=meta)
+
+    @property
+    def sentence_ids(self) -> np.ndarray:
+        """Each sentence's index in the corpus it was first read as (kept through ``subset``): the
+        key of its random stream in perturbations."""
+        ids = self.meta.get("sentence_ids")
+        return ids if ids is not None else np.arange(len(self), dtype=np.int64)
 
     def with_tags(self, tags: np.ndarray) -> Corpus:
         return replace(self, tags=tags, meta=dict(self.meta))

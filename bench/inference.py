@@ -1,0 +1,140 @@
+"""Inference suite: PyTorch eager vs ONNX Runtime fp32 / optimised / int8 (fp16 on a GPU).
+
+Models are built by ``init_model`` with the mBERT vocabulary (random weights: latency does not
+depend on their values), exported through the same code users run, gated (the gate results are
+recorded), and timed on identical padded batches.  A second part compares length-bucketed batching
+with naive padding to 128 on real WikiANN sentence lengths.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .data import bench_corpus, default_data_dir
+from .harness import SuiteResult, measure
+
+SIZES = {
+    "tiny": {"hidden": 128, "layers": 2, "heads": 2},
+    "bert-base": {"hidden": 768, "layers": 12, "heads": 12},
+}
+
+
+def _vocab(data_dir: str | None) -> str | None:
+    d = default_data_dir(data_dir)
+    if d is None:
+        return None
+    v = Path(d).parent / "tokenizers" / "bert-base-multilingual-cased" / "vocab.txt"
+    return str(v) if v.exists() else None
+
+
+def build(size: str, work: Path, data_dir: str | None) -> Path:
+    from xner.training.models import init_model
+
+    spec = SIZES[size]
+    vocab = _vocab(data_dir)
+    if vocab:
+        return init_model("bert", work / size, vocab=vocab, max_length=512, **spec)
+    # no data folder: a tokenizer trained on generated text (vocabulary size differs from mBERT)
+    from xner.formats import write_corpus
+
+    c = bench_corpus(None, 50_000)
+    f = work / "gen.tsv"
+    write_corpus(c, f)
+    return init_model("bert", work / size, train_tokenizer_on=[str(f)], vocab_size=30000, max_length=512, **spec)
+
+
+def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu") -> SuiteResult:
+    import torch
+    from xner.export.build import export
+    from xner.export.runtime import Runtime
+    from xner.training.models import load_model
+
+    threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    sizes = ["tiny"] if quick else ["tiny", "bert-base"]
+    shapes = [(32, 128)] if quick else [(1, 32), (1, 128), (8, 32), (8, 128), (32, 32), (32, 128)]
+    res = SuiteResult("inference", settings={"threads": threads, "device": device, "sizes": sizes})
+    work = Path(tempfile.mkdtemp(prefix="xner-bench-"))
+    cuda = device == "cuda"
+    for size in sizes:
+        mdir = build(size, work, data_dir)
+        variants = {"ort-fp32": {}, "ort-O2": {"level": "O2"}, "ort-int8": {"level": "O2", "quantize": "int8"}}
+        if cuda:
+            variants = {"ort-fp32": {}, "ort-O2": {"level": "O2"}, "ort-fp16": {"level": "O2", "fp16": True}}
+        runtimes = {}
+        for name, kw in variants.items():
+            rep = export(str(mdir), work / f"{size}-{name}", "auto", force=True, threads=threads,
+                         provider="cuda" if cuda else "cpu", **kw)
+            g = rep["gates"][-1]
+            res.notes.append(f"{size} {name}: gate {'passed' if g['passed'] else 'FAILED'} (max|diff| "
+                             f"{g['max_abs_diff']:.1e}, agreement {g['tag_agreement']:.4f})")
+            runtimes[name] = Runtime(work / f"{size}-{name}", provider="cuda" if cuda else "cpu", threads=threads)
+        model = load_model(str(mdir)).eval()
+        if cuda:
+            model = model.cuda()
+        rng = np.random.default_rng(0)
+        for b, L in shapes:
+            if size == "bert-base" and quick:
+                continue
+            ids = rng.integers(1000, 20000, (b, L)).astype(np.int64)
+            mask = np.ones_like(ids)
+            reps = 3 if (size == "bert-base" and b * L >= 4096) else 10
+            tids = torch.from_numpy(ids)
+            tmask = torch.from_numpy(mask)
+            if cuda:
+                tids, tmask = tids.cuda(), tmask.cuda()
+
+            def pt(model=model, tids=tids, tmask=tmask):
+                with torch.inference_mode():
+                    model(input_ids=tids, attention_mask=tmask)
+                if cuda:
+                    torch.cuda.synchronize()
+
+            tag = f"{size} b{b}x{L}"
+            base = res.add(measure(f"{tag} pytorch-eager", pt, repeats=reps, work=b, unit="sentences"),
+                           model=size, batch=b, length=L, engine="pytorch")
+            for name, rt in runtimes.items():
+                t = res.add(measure(f"{tag} {name}", lambda rt=rt, ids=ids, mask=mask: rt.run_batch(ids, mask), repeats=reps, work=b,
+                                    unit="sentences"), model=size, batch=b, length=L, engine=name)
+                required = None
+                if size == "bert-base" and (b, L) == (32, 128):
+                    required = {"ort-O2": 1.1, "ort-int8": 2.0}.get(name)
+                res.ratio(f"{tag} {name}", t, base, required)
+    _bucketing(res, data_dir, threads, quick, work)
+    return res
+
+
+def _bucketing(res: SuiteResult, data_dir: str | None, threads: int, quick: bool, work: Path) -> None:
+    """Length-bucketed batches under a token budget vs fixed batches padded to 128."""
+    from xner.export.build import export
+    from xner.export.runtime import Runtime
+
+    from xner.encode import pad_rows
+
+    mdir = work / "tiny"
+    odir = work / "tiny-bucket"
+    export(str(mdir), odir, "auto", level="O2", force=True, threads=threads)
+    rt = Runtime(odir, provider="cpu", threads=threads)
+    c = bench_corpus(data_dir, 20_000 if quick else 100_000)
+    enc = rt.encoder.encode(c)
+
+    def bucketed():
+        rt.logits(c, enc)
+
+    def naive():
+        order = np.arange(enc.n_segments)
+        for i in range(0, order.size, 32):
+            ids, mask = pad_rows(enc.ids, enc.row_offsets, order[i : i + 32], 128, enc.pad_id)
+            rt.run_batch(ids, mask)
+
+    n = float(len(c))
+    a = res.add(measure("tiny WikiANN length-bucketed (budget 8192 tokens)", bucketed, repeats=3, work=n,
+                        unit="sentences"), engine="bucketed")
+    b = res.add(measure("tiny WikiANN naive batch 32 padded to 128", naive, repeats=3, work=n, unit="sentences"),
+                engine="naive")
+    res.ratio("bucketing", a, b)
+    res.settings["bucketing_corpus"] = f"{len(c)} sentences, mean {c.lengths.mean():.1f} words ({c.source})"

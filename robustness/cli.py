@@ -1,0 +1,137 @@
+"""Subcommands ``perturb`` and ``evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from xner.cli import add_data_dir, command
+from xner.errors import XnerError
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    add_data_dir(p)
+    p.add_argument("--lang", required=True, help="test language")
+    p.add_argument("--split", default="test")
+    p.add_argument("--train-lang", help="training language (needed by entity_swap_shared and context_swap)")
+    p.add_argument("--pool", default=None, help="name/place pool: auto, faker:LOCALE, wikiann:LANG or file:PATH")
+    p.add_argument("--mlm", default=None, help="masked LM (folder or hub id) filling context_mask")
+
+
+def _context(args, runtime=None):
+    from xner.datadir import open_source
+
+    from .perturbations import Context
+
+    src = open_source(args.data_dir, args.repair)
+    corpus = src.load(args.lang, args.split)
+    train = src.load(args.train_lang, "train") if args.train_lang else None
+    return corpus, Context(train=train, runtime=runtime, source=src, lang=args.lang, mlm=args.mlm), src
+
+
+def _rate(s: str):
+    if s in ("none", "study", "all"):
+        return None
+    try:
+        r = float(s)
+    except ValueError:
+        raise XnerError(f"bad rate {s!r}: a number in [0, 1], or 'none' (every eligible unit)") from None
+    if not 0 <= r <= 1:
+        raise XnerError(f"rate {r} is not in [0, 1]")
+    return r
+
+
+@command
+def _perturb(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("perturb", help="write a perturbed copy of a test set (same sentences, same order)",
+                       description="Apply a perturbation (or a combination a+b) to a split and write the adversarial "
+                       "set (tsv or jsonl by extension) with its edit statistics in FILE.stats.json.")
+    _add_common(p)
+    p.add_argument("--perturbation", required=True, help="a name from `xner perturb --list`, or a+b")
+    p.add_argument("--rate", type=_rate, default="default", help="share of units to edit (default: per perturbation)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", help="ONNX folder (context_swap word vectors, mask token)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=run_perturb)
+
+
+def run_perturb(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xner.formats import write_corpus
+    from xner.provenance import provenance
+
+    from .perturbations import make
+
+    runtime = None
+    if args.model:
+        from xner.export.runtime import Runtime
+
+        runtime = Runtime(args.model)
+    corpus, ctx, src = _context(args, runtime)
+    kw = {} if args.rate == "default" else {"rate": args.rate}
+    if args.pool:
+        kw["pool"] = args.pool
+    pert = make(args.perturbation, **kw)
+    r = pert.apply(corpus, args.seed, ctx)
+    write_corpus(r.corpus, args.out)
+    stats = {"source": {"data": src.name, "lang": args.lang, "split": args.split, "train_lang": args.train_lang},
+             "perturbation": pert.name, "params": pert.params, "seed": args.seed, "stats": r.stats,
+             "provenance": provenance()}
+    Path(str(args.out) + ".stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False, default=str))
+    st = r.stats
+    print(f"{pert!r}: edited {st['tokens_edited']}/{st['tokens']} tokens, {st['entities_edited']}/{st['entities']} "
+          f"entities, {st['sentences_edited']}/{st['sentences']} sentences -> {args.out}")
+    return 0
+
+
+@command
+def _evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="clean vs perturbed P/R/F1 of an exported model",
+                       description="Score an ONNX model on a clean test set and on perturbed copies: F1 change, "
+                       "relative drop, change per edited percentage point, paired bootstrap intervals, edit "
+                       "statistics. Rows go to --out as JSONL; a table is printed.")
+    p.add_argument("--model", required=True, help="ONNX folder from xner export")
+    _add_common(p)
+    p.add_argument("--perturbations", default="all", help="all, or comma-separated names (a+b for combinations)")
+    p.add_argument("--rates", default=None, help="comma-separated rates (or 'none'); default: each perturbation's")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds")
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
+    p.add_argument("--threads", type=int)
+    p.add_argument("--out", help="JSONL file for the rows")
+    p.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from xner.export.runtime import Runtime
+
+    from .evaluate import all_perturbations, evaluate, render, run_meta, write_rows
+
+    runtime = Runtime(args.model, provider=args.provider, threads=args.threads)
+    corpus, ctx, src = _context(args, runtime)
+    perts = all_perturbations() if args.perturbations == "all" else [x for x in args.perturbations.split(",") if x]
+    rates = [_rate(x) for x in args.rates.split(",")] if args.rates else None
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")]
+    except ValueError:
+        raise XnerError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
+    meta = {"model": args.model, "data": src.name, "lang": args.lang, "split": args.split,
+            "train_lang": args.train_lang, "provider": runtime.provider}
+    rows = []
+    from tqdm import tqdm
+
+    total = 1 + len(perts) * len(rates or [1]) * len(seeds)
+    with tqdm(total=total, desc="evaluate", unit="cell", file=sys.stderr, disable=None) as bar:
+        for row in evaluate(runtime, corpus, perts, rates, seeds, ctx, args.bootstrap, meta):
+            rows.append(row)
+            bar.update(1 if "skipped" not in row else len(seeds))
+    if args.out:
+        header = {"kind": "evaluate-run", **run_meta(**meta)}
+        write_rows([header] + rows, args.out)
+    print(render(rows))
+    secs = {k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows) for k in ("perturb", "encode", "infer", "score")}
+    tot = sum(secs.values()) or 1.0
+    print("time: " + ", ".join(f"{k} {v:.2f} s ({100 * v / tot:.1f}%)" for k, v in secs.items()))
+    return 0

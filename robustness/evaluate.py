@@ -1,0 +1,126 @@
+"""Clean vs perturbed evaluation of an exported model: one row per (perturbation, rate, seed)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from xner.corpus import Corpus
+from xner.metrics import EntityCounts, paired_bootstrap
+from xner.provenance import provenance
+
+from .perturbations import Context, make, names
+
+
+def _scores_row(counts: EntityCounts) -> dict:
+    s = counts.scores()
+    return {"precision": s.precision, "recall": s.recall, "f1": s.f1,
+            "per_type": {t: v.f1 for t, v in s.per_type.items()}, "support": s.support}
+
+
+def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_counts: EntityCounts,
+             bootstrap: int = 1000) -> dict:
+    """Perturb, encode, infer and score one cell, timing each stage."""
+    t0 = time.perf_counter()
+    r = pert.apply(corpus, seed, ctx)
+    t1 = time.perf_counter()
+    enc = runtime.encoder.encode(r.corpus)
+    t2 = time.perf_counter()
+    pred = runtime.predict(r.corpus, enc)
+    t3 = time.perf_counter()
+    counts = EntityCounts(r.corpus.tags, pred, r.corpus.offsets, corpus.labels.types)
+    row = _scores_row(counts)
+    ci = paired_bootstrap(clean_counts, counts, bootstrap, seed) if bootstrap else {}
+    t4 = time.perf_counter()
+    clean = clean_counts.scores().f1
+    stats = r.stats
+    edited_pp = 100 * (stats["entity_edit_rate"] if pert.unit == "entities" else stats["token_edit_rate"])
+    delta = row["f1"] - clean
+    row.update({
+        "clean_f1": clean, "delta_f1": delta, "relative_drop": -delta / clean if clean else 0.0,
+        "delta_per_edited_pp": (100 * delta) / edited_pp if edited_pp else None,
+        "ci": ci, "edit": {k: v for k, v in stats.items() if k not in ("perturbation", "params", "parts")},
+        "parts": stats.get("parts"),
+        "seconds": {"perturb": t1 - t0, "encode": t2 - t1, "infer": t3 - t2, "score": t4 - t3},
+        "new_words_tokenized": enc.stats.new_words_tokenized,
+    })
+    return row
+
+
+def evaluate(runtime, corpus: Corpus, perturbations: list[str], rates: list[float | None] | None, seeds: list[int],
+             ctx: Context, bootstrap: int = 1000, meta: dict | None = None, skip_missing: bool = True) -> Iterator[dict]:
+    """Yield the clean row, then one row per perturbation x rate x seed."""
+    meta = dict(meta or {})
+    t0 = time.perf_counter()
+    enc = runtime.encoder.encode(corpus)
+    t1 = time.perf_counter()
+    pred = runtime.predict(corpus, enc)
+    t2 = time.perf_counter()
+    clean = EntityCounts(corpus.tags, pred, corpus.offsets, corpus.labels.types)
+    row = {**meta, "perturbation": "clean", "rate": None, "seed": None, **_scores_row(clean)}
+    row["ci"] = clean.bootstrap(bootstrap, 0) if bootstrap else {}
+    row["seconds"] = {"perturb": 0.0, "encode": t1 - t0, "infer": t2 - t1, "score": time.perf_counter() - t2}
+    yield row
+    for name in perturbations:
+        for rate in (rates or ["default"]):
+            kw = {} if rate == "default" else {"rate": rate}
+            pert = make(name, **kw)
+            parts = getattr(pert, "parts", [pert])
+            missing = [n for p in parts for n in p.needs if getattr(ctx, n) is None]
+            if missing:
+                if skip_missing:
+                    yield {**meta, "perturbation": pert.name, "skipped": f"needs {', '.join(sorted(set(missing)))}"}
+                    continue
+            for seed in seeds:
+                cell = run_cell(runtime, corpus, pert, seed, ctx, clean, bootstrap)
+                yield {**meta, "perturbation": pert.name, "params": pert.params,
+                       "rate": None if rate == "default" else rate, "seed": seed, **cell}
+
+
+def all_perturbations() -> list[str]:
+    return names()
+
+
+def write_rows(rows: list[dict], path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False, default=_default) + "\n")
+    tmp.replace(path)
+
+
+def _default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)
+
+
+def render(rows: list[dict]) -> str:
+    clean = next((r for r in rows if r.get("perturbation") == "clean"), None)
+    head = f"{'perturbation':<34} {'rate':>5} {'seed':>4} {'clean F1':>8} {'pert. F1':>8} {'dF1':>7} " \
+           f"{'95% CI dF1':>17} {'ent.ed.':>7} {'tok.ed.':>7}"
+    lines = [head]
+    if clean:
+        lines.append(f"{'clean':<34} {'':>5} {'':>4} {clean['f1']:>8.4f} {'':>8} {'':>7}")
+    for r in rows:
+        if r.get("perturbation") == "clean":
+            continue
+        if "skipped" in r:
+            lines.append(f"{r['perturbation']:<34} skipped: {r['skipped']}")
+            continue
+        ci = r["ci"].get("delta_f1")
+        rate = "-" if r["rate"] is None else f"{r['rate']:.2f}"
+        lines.append(f"{r['perturbation']:<34} {rate:>5} {r['seed']:>4} {r['clean_f1']:>8.4f} {r['f1']:>8.4f} "
+                     f"{r['delta_f1']:>+7.4f} {f'[{ci[0]:+.4f}, {ci[1]:+.4f}]' if ci else '':>17} "
+                     f"{r['edit']['entity_edit_rate']:>7.3f} {r['edit']['token_edit_rate']:>7.3f}")
+    return "\n".join(lines)
+
+
+def run_meta(**kw) -> dict:
+    return {**kw, "provenance": provenance()}

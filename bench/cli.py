@@ -9,7 +9,7 @@ import sys
 from xner.cli import command
 
 #: suite name -> module in xner.bench with ``run(quick, data_dir) -> SuiteResult``
-SUITES = {"score": "score", "inference": "inference"}
+SUITES = {"score": "score", "perturb": "perturb", "encode": "encode", "inference": "inference"}
 
 
 @command

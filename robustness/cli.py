@@ -31,6 +31,8 @@ def _context(args, runtime=None):
 
 
 def _rate(s: str):
+    if s == "default":
+        return s
     if s in ("none", "study", "all"):
         return None
     try:

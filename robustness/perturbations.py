@@ -103,10 +103,10 @@ class Perturbation:
 def edit_stats(after: Corpus, edit: np.ndarray) -> dict:
     """Tokens, entities (chunks of the new corpus with an edited token) and sentences edited."""
     ch = after.chunks()
-    ent_edited = int(sum(edit[a:b].any() for _, a, b, _ in ch.tolist())) if ch.size else 0
-    sent_edited = int(np.add.reduceat(edit.astype(np.int64), after.offsets[:-1]).astype(bool).sum()) \
-        if after.n_tokens and len(after) else 0
-    # empty sentences cannot exist, so reduceat is safe
+    cs = np.zeros(edit.size + 1, dtype=np.int64)
+    np.cumsum(edit, out=cs[1:])
+    ent_edited = int((cs[ch[:, 2]] > cs[ch[:, 1]]).sum()) if ch.size else 0
+    sent_edited = int((cs[after.offsets[1:]] > cs[after.offsets[:-1]]).sum())
     return {"tokens": after.n_tokens, "tokens_edited": int(edit.sum()),
             "token_edit_rate": float(edit.mean()) if edit.size else 0.0,
             "entities": int(ch.shape[0]), "entities_edited": ent_edited,
@@ -396,35 +396,30 @@ class EntityResample(Perturbation):
                         donor[idx[a:b]] = np.roll(idx[a:b], -1)
         surf = chunk_keys(corpus.words.astype(np.int64), chunks, False)
         has = (donor >= 0) & (surf[np.maximum(donor, 0)] != surf)
-        strings = corpus.vocab.strings
-        donors = {int(i): [strings[w] for w in corpus.words[chunks[d, 1] : chunks[d, 2]].tolist()]
-                  for i, d in zip(_chunk_ids(corpus, chunks)[has].tolist(), donor[has].tolist(), strict=True)}
-        return {"donors": donors, "p": self.probability(n, len(donors))}
+        # donors are words of this corpus: keep them as word ids (batches share the vocabulary)
+        keys = _chunk_ids(corpus, chunks)[has]
+        order = np.argsort(keys)
+        d = donor[has][order]
+        lengths = chunks[d, 2] - chunks[d, 1]
+        ends = np.cumsum(lengths)
+        spans = zip(chunks[d, 1].tolist(), chunks[d, 2].tolist(), strict=True)
+        words = np.concatenate([corpus.words[a:b] for a, b in spans]) if d.size else np.zeros(0, np.int32)
+        return {"keys": keys[order], "start": ends - lengths, "end": ends, "words": words, "vocab": corpus.vocab,
+                "p": self.probability(n, int(has.sum()))}
 
     def _apply(self, corpus, seed, ctx, prev, st):
+        if corpus.vocab is not st["vocab"]:
+            raise XnerError("entity_resample: state prepared on another vocabulary")
         chunks = corpus.chunks()
         ids = _chunk_ids(corpus, chunks)
-        donors = st["donors"]
-        eligible = np.fromiter((int(i) in donors for i in ids.tolist()), dtype=np.bool_, count=ids.size)
-        # one pool item per eligible chunk: its own donor
-        vocab = corpus.vocab.copy()
-        starts, ends, words_all = [], [], []
-        pos = 0
-        for r in np.flatnonzero(eligible).tolist():
-            w = vocab.add_many(donors[int(ids[r])])
-            starts.append(pos)
-            ends.append(pos + w.size)
-            words_all.append(w)
-            pos += w.size
-        item_of = np.full(chunks.shape[0], -1, dtype=np.int64)
-        item_of[eligible] = np.arange(int(eligible.sum()))
+        pos = np.searchsorted(st["keys"], ids)
+        pos_c = np.minimum(pos, max(st["keys"].size - 1, 0))
+        eligible = (st["keys"].size > 0) & (st["keys"][pos_c] == ids) if st["keys"].size else np.zeros(ids.size, bool)
         # one Bernoulli draw per chunk, keyed by the chunk's global id (each chunk as a one-unit "sentence")
         take = K.select_tokens(np.ones(chunks.shape[0], np.bool_), np.arange(chunks.shape[0] + 1), ids, st["p"],
                                seed, self.key)
-        chosen = np.where(take & eligible, item_of, -1)
-        pw = np.concatenate(words_all) if words_all else np.zeros(0, np.int32)
-        out = _chunk_replace(corpus, prev, chunks, chosen, vocab, np.asarray(starts, np.int64),
-                             np.asarray(ends, np.int64), pw)
+        chosen = np.where(take & eligible, pos_c, -1)
+        out = _chunk_replace(corpus, prev, chunks, chosen, corpus.vocab, st["start"], st["end"], st["words"])
         out.stats.update(eligible=int(eligible.sum()), probability=st["p"])
         return out
 
@@ -535,17 +530,23 @@ _KB = _keyboard_map()
 CHAR_OPS = ("swap", "drop", "insert", "keyboard")
 
 
-def vocab_codepoints(vocab) -> tuple[np.ndarray, np.ndarray]:
-    """UTF-32 code points of every vocabulary string as a CSR (decoded once per vocabulary)."""
-    cp = np.frombuffer("".join(vocab.strings).encode("utf-32-le"), dtype=np.int32)
-    lens = np.fromiter(map(len, vocab.strings), dtype=np.int64, count=len(vocab))
-    off = np.zeros(len(vocab) + 1, dtype=np.int64)
+def _codepoints(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-32 code points of strings as a CSR, decoded in one call."""
+    cp = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.int32)
+    lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    off = np.zeros(len(strings) + 1, dtype=np.int64)
     np.cumsum(lens, out=off[1:])
     return cp, off
 
 
+def _alpha_of(strings: list[str]) -> np.ndarray:
+    """Whether each string has a letter (punctuation and numbers get no typos)."""
+    return np.fromiter((not s.isalpha() and any(map(str.isalpha, s)) or s.isalpha() for s in strings),
+                       dtype=np.bool_, count=len(strings))
+
+
 def _alpha(vocab) -> np.ndarray:
-    return np.fromiter((any(ch.isalpha() for ch in s) for s in vocab.strings), dtype=np.bool_, count=len(vocab))
+    return _alpha_of(vocab.strings)
 
 
 @register
@@ -567,13 +568,20 @@ class CharNoise(Perturbation):
             raise XnerError(f"char_noise: unknown op {bad[0]!r} (choose from {', '.join(CHAR_OPS)})")
         alpha = _alpha(corpus.vocab)
         return {"p": self.probability(corpus.n_tokens, int(self._eligible(corpus, alpha).sum())),
-                "ops": np.array([o in ops for o in CHAR_OPS], dtype=np.bool_)}
+                "ops": np.array([o in ops for o in CHAR_OPS], dtype=np.bool_), "alpha": alpha}
 
     def _apply(self, corpus, seed, ctx, prev, st):
-        cp, off = vocab_codepoints(corpus.vocab)
-        eligible = self._eligible(corpus, _alpha(corpus.vocab))
+        alpha = st["alpha"]
+        if alpha.size < len(corpus.vocab):  # words added since prepare (an earlier step of a combination)
+            alpha = np.concatenate([alpha, _alpha_of(corpus.vocab.strings[alpha.size :])])
+        eligible = self._eligible(corpus, alpha)
         sel = K.select_tokens(eligible, corpus.offsets, corpus.sentence_ids, st["p"], seed, self.key)
-        buf, boff, tok, _ = K.char_noise(cp, off, corpus.words, sel, corpus.offsets, corpus.sentence_ids, _KB[0],
+        # code points of the selected words only
+        uw, local = np.unique(corpus.words[sel], return_inverse=True)
+        token_word = np.zeros(corpus.n_tokens, dtype=np.int32)
+        token_word[sel] = local
+        cp, off = _codepoints([corpus.vocab.strings[w] for w in uw.tolist()])
+        buf, boff, tok, _ = K.char_noise(cp, off, token_word, sel, corpus.offsets, corpus.sentence_ids, _KB[0],
                                          _KB[1], _KB[2], st["ops"], seed, self.key)
         # only the edited tokens become strings: the new code points are decoded in one go
         text = buf.tobytes().decode("utf-32-le")

@@ -60,3 +60,32 @@ def tiny_xlmr(tmp_path_factory, data_dir) -> Path:
     files = [str(data_dir / lang / "train.tsv") for lang in ("en", "ru", "ar", "hi", "fa")]
     return init_model("xlmr", tmp_path_factory.mktemp("tiny_xlmr"), train_tokenizer_on=files, hidden=32, layers=2,
                       heads=2, max_length=64, vocab_size=600)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, data_dir, tiny_bert, tiny_xlmr) -> dict[str, str]:
+    """Tiny BERT and XLM-R fine-tuned on the generated English data."""
+    from xner.training.finetune import finetune
+    from xner.training.presets import resolve
+
+    from xner.datadir import DataDir
+
+    src = DataDir(data_dir)
+    out = {}
+    for name, m in (("bert", tiny_bert), ("xlmr", tiny_xlmr)):
+        d = tmp_path_factory.mktemp(f"trained_{name}")
+        finetune(str(m), [src.load("en", "train")], None, d, resolve("scratch", epochs=10, batch_size=16, lr=3e-3))
+        out[name] = str(d)
+    return out
+
+
+@pytest.fixture(scope="session")
+def onnx_dir(tmp_path_factory, trained, data_dir) -> Path:
+    """The trained tiny BERT exported (torch.onnx, fp32, gated)."""
+    from xner.export.build import export
+
+    from xner.datadir import DataDir
+
+    d = tmp_path_factory.mktemp("onnx")
+    export(trained["bert"], d, "torch", eval_corpus=DataDir(data_dir).load("en", "test"))
+    return d

@@ -9,23 +9,10 @@ from xner.export.exporter import optimum_available
 from xner.export.parity import check
 from xner.export.pipeline import NerPipeline, split_words
 from xner.export.runtime import Runtime, choose_providers
-from xner.training.finetune import finetune
-from xner.training.presets import resolve
 
 from xner.cli import main
 from xner.datadir import DataDir
 from xner.errors import XnerError
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, data_dir, tiny_bert, tiny_xlmr):
-    src = DataDir(data_dir)
-    out = {}
-    for name, m in (("bert", tiny_bert), ("xlmr", tiny_xlmr)):
-        d = tmp_path_factory.mktemp(f"trained_{name}")
-        finetune(str(m), [src.load("en", "train")], None, d, resolve("scratch", epochs=10, batch_size=16, lr=3e-3))
-        out[name] = str(d)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +121,6 @@ def test_split_words_keeps_scripts():
     assert [w for w, _, _ in split_words("नमस्ते दुनिया, Paris!")] == ["नमस्ते", "दुनिया", ",", "Paris", "!"]
     t = "Marie  Curie."
     assert [(t[a:b], a, b) for _, a, b in split_words(t)] == [("Marie", 0, 5), ("Curie", 7, 12), (".", 12, 13)]
-
-
-@pytest.fixture(scope="module")
-def onnx_dir(tmp_path_factory, trained, data_dir):
-    d = tmp_path_factory.mktemp("onnx")
-    export(trained["bert"], d, "torch", eval_corpus=DataDir(data_dir).load("en", "test"))
-    return d
 
 
 def test_pipeline_offsets(onnx_dir, eval_corpus):

@@ -65,8 +65,9 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split-seed", type=int, default=42, help="seed of the study split")
     p.add_argument("--label-all", action="store_true", help="label every sub-token, not just the first")
     p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--augment", help="robust training: NAME:RATE[,NAME:RATE] perturbed copies of the training "
+                   "sentences are added (e.g. name_swap:0.3,char_noise:0.2)")
     p.add_argument("--out", required=True)
-    p.add_argument("--list-presets", action="store_true", help=argparse.SUPPRESS)
     add_hparams(p, "study")
     p.set_defaults(func=run_train)
 
@@ -89,8 +90,8 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"[train] {setting}: {'+'.join(train_langs)} -> {args.eval_lang}  "
           f"({sum(len(c) for c in parts)} sentences, preset {hp['preset']})", file=sys.stderr)
     _threads()
-    card = finetune(args.model, parts, ev, args.out, hp, args.seed, setting, src.name, args.save_steps,
-                    args.label_all, args.trust_remote_code)
+    card = finetune(args.model, parts, ev, args.out, hp, args.seed, setting, src.name, args.augment, src,
+                    args.save_steps, args.label_all, args.trust_remote_code)
     _report(card)
     return 0
 
@@ -130,6 +131,7 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze-layers", type=int, help="freeze embeddings and the bottom N layers")
     p.add_argument("--hard-labels", default="none", choices=["none", "agree"],
                    help="agree: add cross-entropy on words where all teachers agree")
+    p.add_argument("--augment", help="NAME:RATE[,...]: perturbed copies of the unlabelled target text are added")
     p.add_argument("--out", required=True)
     add_hparams(p, "student")
     p.set_defaults(func=run_distill)
@@ -154,6 +156,10 @@ def run_distill(args: argparse.Namespace) -> int:
     src = open_source(args.data_dir, args.repair)
     target = src.load(args.target_lang, "train")
     unlabelled = target.with_tags(np.zeros_like(target.tags))  # the student never sees target tags
+    if args.augment:
+        from xner.robustness.augment import augment_corpus, parse_augment
+
+        unlabelled, _ = augment_corpus(unlabelled, parse_augment(args.augment), args.seed, src)
     sources = None
     if args.weighting != "uniform" and len(teachers) > 1:
         langs = langs or teacher_langs(teachers)

@@ -93,7 +93,7 @@ def _default(o):
 
 
 def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | None, out: str | os.PathLike,
-             hp: dict, seed: int = 42, setting: str = "native", data: str = "",
+             hp: dict, seed: int = 42, setting: str = "native", data: str = "", augment: str | None = None, source=None,
              save_steps: int | None = None, label_all: bool = False, trust_remote_code: bool = False,
              callbacks: list | None = None) -> dict:
     """Train ``model_name`` on the concatenated corpora and evaluate on ``eval_corpus``."""
@@ -111,6 +111,11 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     out.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
     train = concat(train_parts)
+    aug_stats: list[dict] = []
+    if augment:
+        from xner.robustness.augment import augment_corpus, parse_augment
+
+        train, aug_stats = augment_corpus(train, parse_augment(augment), seed, source)
     tok = load_tokenizer(model_name, trust_remote_code)
     model = load_model(model_name, train.labels, trust_remote_code)
     encoder = WordEncoder(tok, hp["max_length"])
@@ -129,7 +134,7 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
         "kind": "train", "model": model_name, "setting": setting, "seed": seed, "hyperparameters": hp,
         "data": data, "train": [{"lang": c.lang, "split": c.meta.get("split"), "scheme": c.meta.get("scheme", "standard"),
                                  "sentences": len(c)} for c in train_parts],
-        "encoding": enc.stats.to_json(), "label_all": label_all,
+        "augment": augment, "augment_stats": aug_stats, "encoding": enc.stats.to_json(), "label_all": label_all,
         "resumed_from": str(resume) if resume else None, "steps": int(result.global_step),
         "train_loss": float(result.training_loss), "train_seconds": round(train_s, 1),
         "labels": train.labels.tags, "provenance": provenance(torch=torch.__version__),

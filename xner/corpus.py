@@ -22,11 +22,13 @@ from .labels import LabelSet
 class WordVocab:
     """Interned strings: id <-> string. Append-only, so ids stay valid when it grows."""
 
-    __slots__ = ("_strings", "_index")
+    __slots__ = ("_strings", "_index", "parent", "base", "__weakref__")
 
     def __init__(self, strings: Iterable[str] = ()):
         self._strings: list[str] = []
         self._index: dict[str, int] = {}
+        self.parent: WordVocab | None = None  # the vocabulary this one was copied from
+        self.base = 0  # ids below ``base`` mean the same strings as in ``parent``
         for s in strings:
             self.add(s)
 
@@ -39,8 +41,16 @@ class WordVocab:
         return i
 
     def add_many(self, strings: Iterable[str]) -> np.ndarray:
-        add = self.add
-        return np.fromiter((add(s) for s in strings), dtype=np.int32)
+        index, table = self._index, self._strings
+        out = []
+        append = out.append
+        for s in strings:
+            i = index.get(s)
+            if i is None:
+                i = index[s] = len(table)
+                table.append(s)
+            append(i)
+        return np.array(out, dtype=np.int32)
 
     def get(self, s: str, default: int = -1) -> int:
         return self._index.get(s, default)
@@ -66,6 +76,7 @@ class WordVocab:
         v = WordVocab()
         v._strings = list(self._strings)
         v._index = dict(self._index)
+        v.parent, v.base = self, len(self._strings)  # lets caches keyed by vocabulary reuse the shared prefix
         return v
 
 

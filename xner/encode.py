@@ -16,6 +16,7 @@ Alignment rules:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
@@ -219,6 +220,8 @@ class WordEncoder:
         self._lens: list[int] = []
         self._pieces = np.zeros(0, dtype=np.int32)
         self.tokenized = 0
+        # per-vocabulary (start, length) tables, extended as an append-only vocabulary grows
+        self._tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def __len__(self) -> int:
         return len(self._index)
@@ -230,9 +233,10 @@ class WordEncoder:
             return 0
         chunks = []
         total = self._pieces.size
+        backend = self.tokenizer.backend_tokenizer  # the Rust tokenizer: same pipeline, no per-word wrapping
         for k in range(0, len(new), batch):
             part = new[k : k + batch]
-            enc = self.tokenizer(part, add_special_tokens=False)["input_ids"]
+            enc = [e.ids for e in backend.encode_batch(part, add_special_tokens=False)]
             for w, ids in zip(part, enc, strict=True):
                 self._index[w] = len(self._starts)
                 self._starts.append(total)
@@ -243,14 +247,31 @@ class WordEncoder:
         self.tokenized += len(new)
         return len(new)
 
-    def vocab_table(self, vocab) -> tuple[np.ndarray, np.ndarray]:
-        """(start, length) into the piece store for every id of a corpus vocabulary."""
-        strings = vocab.strings
+    def _entries(self, strings: list[str]) -> np.ndarray:
         self.add_words(strings)
-        idx = np.fromiter((self._index[s] for s in strings), dtype=np.int64, count=len(strings))
+        index = self._index
+        return np.fromiter((index[s] for s in strings), dtype=np.int64, count=len(strings))
+
+    def vocab_table(self, vocab) -> tuple[np.ndarray, np.ndarray]:
+        """(start, length) into the piece store for every id of a corpus vocabulary.
+
+        Tables are kept per vocabulary and only its new tail is looked up; a copied vocabulary
+        (a perturbed corpus) reuses its parent's table for the shared prefix.
+        """
+        n = len(vocab)
+        table = self._tables.get(vocab)
+        if table is None:  # the nearest ancestor with a table shares a prefix of ids
+            shared, anc = n, vocab
+            while anc.parent is not None and anc not in self._tables:
+                shared = min(shared, anc.base)
+                anc = anc.parent
+            table = self._tables[anc][:shared] if anc in self._tables else np.zeros(0, dtype=np.int64)
+        if table.size < n:
+            table = np.concatenate([table, self._entries(vocab.strings[table.size : n])])
+            self._tables[vocab] = table
         starts = np.asarray(self._starts, dtype=np.int64)
         lens = np.asarray(self._lens, dtype=np.int64)
-        return starts[idx], lens[idx]
+        return starts[table[:n]], lens[table[:n]]
 
     def encode(self, corpus: Corpus) -> Encoded:
         before = self.tokenized

@@ -23,6 +23,8 @@ def _bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="bench-results", help="output folder (default bench-results)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="inference suite: cuda times PyTorch on the GPU and ONNX Runtime's CUDA provider (fp16)")
+    p.add_argument("--models", help="inference suite: model sizes, comma separated (tiny, bert-base)")
+    p.add_argument("--shapes", help="inference suite: BATCHxLENGTH list, e.g. 32x128")
     p.set_defaults(func=run_bench)
 
 
@@ -34,7 +36,16 @@ def run_bench(args: argparse.Namespace) -> int:
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         mod = importlib.import_module(f"xner.bench.{SUITES[name]}")
-        kw = {"device": args.device} if name == "inference" else {}
+        kw = {}
+        if name == "inference":
+            from .inference import SIZES, parse_shapes
+
+            models = args.models.split(",") if args.models else None
+            if models and not set(models) <= set(SIZES):
+                from xner.errors import XnerError
+
+                raise XnerError(f"--models takes {', '.join(SIZES)}")
+            kw = {"device": args.device, "models": models, "shapes": parse_shapes(args.shapes)}
         results.append(mod.run(quick=args.quick, data_dir=args.data_dir, **kw))
     js, md = write_results(results, args.out)
     print(markdown(results))

@@ -47,7 +47,19 @@ def build(size: str, work: Path, data_dir: str | None) -> Path:
     return init_model("bert", work / size, train_tokenizer_on=[str(f)], vocab_size=30000, max_length=512, **spec)
 
 
-def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu") -> SuiteResult:
+def parse_shapes(spec: str | None) -> list[tuple[int, int]] | None:
+    if not spec:
+        return None
+    from xner.errors import XnerError
+
+    try:
+        return [tuple(int(x) for x in part.lower().split("x")) for part in spec.split(",")]  # type: ignore[misc]
+    except ValueError:
+        raise XnerError(f"--shapes takes BATCHxLENGTH[,...], e.g. 32x128; got {spec!r}") from None
+
+
+def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu", models: list[str] | None = None,
+        shapes: list[tuple[int, int]] | None = None, bucketing: bool = True) -> SuiteResult:
     import torch
     from xner.export.build import export
     from xner.export.runtime import Runtime
@@ -55,8 +67,8 @@ def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu") -
 
     threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
     torch.set_num_threads(threads)
-    sizes = ["tiny"] if quick else ["tiny", "bert-base"]
-    shapes = [(32, 128)] if quick else [(1, 32), (1, 128), (8, 32), (8, 128), (32, 32), (32, 128)]
+    sizes = models or (["tiny"] if quick else ["tiny", "bert-base"])
+    shapes = shapes or ([(32, 128)] if quick else [(1, 32), (1, 128), (8, 32), (8, 128), (32, 32), (32, 128)])
     res = SuiteResult("inference", settings={"threads": threads, "device": device, "sizes": sizes})
     work = Path(tempfile.mkdtemp(prefix="xner-bench-"))
     cuda = device == "cuda"
@@ -78,8 +90,6 @@ def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu") -
             model = model.cuda()
         rng = np.random.default_rng(0)
         for b, L in shapes:
-            if size == "bert-base" and quick:
-                continue
             ids = rng.integers(1000, 20000, (b, L)).astype(np.int64)
             mask = np.ones_like(ids)
             reps = 3 if (size == "bert-base" and b * L >= 4096) else 10
@@ -104,7 +114,8 @@ def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu") -
                 if size == "bert-base" and (b, L) == (32, 128):
                     required = {"ort-O2": 1.1, "ort-int8": 2.0}.get(name)
                 res.ratio(f"{tag} {name}", t, base, required)
-    _bucketing(res, data_dir, threads, quick, work)
+    if bucketing and "tiny" in sizes:
+        _bucketing(res, data_dir, threads, quick, work)
     return res
 
 

@@ -3,7 +3,7 @@
 All three rewrite ``model.onnx`` in place; the parity gate then checks the result.  They use
 onnxruntime's own tools (which optimum's ORTOptimizer/ORTQuantizer wrap), so they work with either
 exporter.  Int8 is *dynamic* and limited to MatMul/Gemm: static int8 of LayerNorm/GELU/Softmax is
-known to collapse token-classification F1.
+known to collapse token-classification F1.  After O2/O3, fused Attention ops are quantised too.
 """
 
 from __future__ import annotations
@@ -49,12 +49,16 @@ def quantize_int8(onnx_path: Path) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = onnx_path.with_name("model.int8.onnx")
-    # fused contrib ops (after O2/O3) defeat ONNX shape inference; their outputs are float32
-    quantize_dynamic(str(onnx_path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
+    # after O2/O3 the Q/K/V projections live inside fused Attention ops: quantise those too (QAttention);
+    # fused contrib ops defeat ONNX shape inference, and their outputs are float32
+    ops = ["MatMul", "Gemm"]
+    if any(n.op_type == "Attention" for n in onnx.load(str(onnx_path), load_external_data=False).graph.node):
+        ops.append("Attention")
+    quantize_dynamic(str(onnx_path), str(tmp), weight_type=QuantType.QInt8, op_types_to_quantize=ops,
                      per_channel=False, reduce_range=False,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     _replace(onnx_path, tmp)
-    return {"type": "dynamic", "weights": "int8", "ops": ["MatMul", "Gemm"]}
+    return {"type": "dynamic", "weights": "int8", "ops": ops}
 
 
 def to_fp16(onnx_path: Path) -> dict:

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from xner.cli import main
+from xner.robustness.report import build, reference
+from xner.robustness.store import Store
+from xner.robustness.sweep import comparable, load_config, plan, run_sweep
+
+TOML = """
+name = "tiny"
+targets = ["fa"]
+perturbations = ["name_swap", "char_noise", "entity_swap_shared"]
+seeds = [0, 1]
+test_max_sentences = 30
+bootstrap = 20
+
+[models.tiny]
+init = {{ arch = "bert", hidden = 32, layers = 1, heads = 2, max_length = 64, vocab_size = 400 }}
+
+[train]
+preset = "scratch"
+max_steps = 3
+
+[distill]
+preset = "student-scratch"
+max_steps = 3
+
+[[settings]]
+kind = "native"
+
+[[settings]]
+kind = "zero-shot"
+sources = "en"
+
+[[settings]]
+kind = "student"
+sources = "en,ru"
+weighting = "{weighting}"
+"""
+
+
+def write_cfg(tmp_path, weighting="uniform"):
+    p = tmp_path / "tiny.toml"
+    p.write_text(TOML.format(weighting=weighting), encoding="utf-8")
+    return p
+
+
+def rows_of(store) -> dict[str, dict]:
+    with Store(store) as st:
+        rows = st.rows()
+    assert len({r["key"] for r in rows}) == len(rows)
+    return {r["key"]: comparable(r) for r in rows}
+
+
+def test_plan_and_builtin_configs():
+    for name in ("study", "diversity", "demo"):
+        cfg = load_config(name)
+        groups = plan(cfg)
+        assert groups and all(cells[0]["perturbation"] == "clean" for _, cells in groups)
+    study = plan(load_config("study"))
+    assert {g.target for g, _ in study} == {"br", "fa", "hi", "sco", "cy", "ca", "ms", "oc", "af", "scn", "an", "ast"}
+    div = plan(load_config("diversity"))
+    assert {len(g.sources) for g, _ in div if g.setting == "student"} == {1, 2, 3}
+
+
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path, data_dir):
+    cfg = write_cfg(tmp_path)
+    ref_store = tmp_path / "ref" / "results.sqlite"
+    r = run_sweep(str(cfg), ref_store, data_dir=str(data_dir), progress=False)
+    assert r["cells"] == 21 and r["written"] == 21
+    again = run_sweep(str(cfg), ref_store, data_dir=str(data_dir), progress=False)
+    assert again["skipped"] == 21 and again["written"] == 0  # a rerun skips finished cells
+    ref = rows_of(ref_store)
+
+    store = tmp_path / "killed" / "results.sqlite"
+    cmd = [sys.executable, "-m", "xner", "sweep", str(cfg), "--store", str(store), "--data-dir", str(data_dir)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    n = 0
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if store.exists():
+            try:
+                n = sqlite3.connect(str(store)).execute("SELECT count(*) FROM cells").fetchone()[0]
+            except sqlite3.OperationalError:
+                n = 0
+            if n >= 9:  # past the first group, inside the second
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = rows_of(store)
+    assert 9 <= len(partial) < 21
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    resumed = rows_of(store)
+    assert set(resumed) == set(ref)  # none lost, none duplicated
+    for k in ref:
+        assert resumed[k] == ref[k], k  # identical numbers
+
+
+def test_ray_and_local_executors_agree(tmp_path, data_dir):
+    pytest.importorskip("ray")
+    import ray
+
+    cfg = write_cfg(tmp_path, "langid")
+    local = tmp_path / "local" / "results.sqlite"
+    run_sweep(str(cfg), local, data_dir=str(data_dir), progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}})
+    try:
+        remote = tmp_path / "ray" / "results.sqlite"
+        r = run_sweep(str(cfg), remote, executor="ray", data_dir=str(data_dir), progress=False)
+    finally:
+        ray.shutdown()
+    assert r["written"] == 21
+    assert rows_of(remote) == rows_of(local)
+
+
+def test_report_tables_plots_and_reference(tmp_path, data_dir):
+    cfg = write_cfg(tmp_path)
+    store = tmp_path / "s" / "results.sqlite"
+    run_sweep(str(cfg), store, data_dir=str(data_dir), progress=False)
+    # a matching cell: the study's mBERT ar->fa, as a sweep of a hub model would store it
+    with Store(store) as st:
+        st.log_run({"models": {"mbert": {"hub": "bert-base-multilingual-cased"}}}, {})
+        base = {"model": "mbert", "setting": "zero-shot", "sources": ["ar"], "target": "fa", "weighting": "",
+                "config": "x", "seed": None, "rate": None}
+        ov = {"entity_token_overlap": 0.25, "shared_chunks_unique": 14, "seen_chunk_share": 0.001, "o_word_overlap": 0.06}
+        st.put({**base, "perturbation": "clean"}, {"f1": 0.5, "clean_f1": 0.5, "delta_f1": 0.0, "per_type": {},
+                                                   "ci": {}, "overlap": ov})
+        st.put({**base, "perturbation": "name_swap", "seed": 0},
+               {"f1": 0.45, "clean_f1": 0.5, "delta_f1": -0.05, "per_type": {}, "ci": {}, "overlap": ov,
+                "edit": {"entity_edit_rate": 0.3, "token_edit_rate": 0.1}})
+    out = tmp_path / "report"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text(encoding="utf-8")
+    ref = reference()[("ar", "fa", "bert-base-multilingual-cased")]
+    assert f"| 50.0 | — | {ref['clean']:.1f} |" in md  # ours beside the study's clean F1
+    assert f"45.0 ({ref['name_swap']:.1f})" in md  # and under name swap
+    for png in ("f1_change_vs_overlap.png", "heatmap.png", "students_vs_sources.png"):
+        assert (out / png).stat().st_size > 5000
+    for f in ("cells.csv", "clean.csv", "perturbations.csv", "correlations.json"):
+        assert (out / f).exists()
+    corr = json.loads((out / "correlations.json").read_text())
+    assert "entity_token_overlap~F1" in corr
+
+
+def test_demo_needs_data(monkeypatch, capsys):
+    monkeypatch.delenv("XNER_DATA_DIR", raising=False)
+    assert main(["demo"]) == 2
+    assert "--data-dir" in capsys.readouterr().err

@@ -9,7 +9,8 @@ import sys
 from xner.cli import command
 
 #: suite name -> module in xner.bench with ``run(quick, data_dir) -> SuiteResult``
-SUITES = {"score": "score", "perturb": "perturb", "encode": "encode", "inference": "inference"}
+SUITES = {"score": "score", "perturb": "perturb", "encode": "encode", "inference": "inference", "sweep": "sweep",
+          "scaling": "scaling"}
 
 
 @command

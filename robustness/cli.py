@@ -217,12 +217,14 @@ def run_demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .report import build
-    from .sweep import run_sweep
+    from .sweep import _hub_reachable, run_sweep
 
     d = args.data_dir or os.environ.get("XNER_DATA_DIR")
     if not d:
-        raise XnerError("the demo needs WikiANN data: give --data-dir (e.g. ../shared/data/wikiann) or set "
-                        "XNER_DATA_DIR; the hub dataset lacks the mBERT vocabulary file the demo's models use")
+        if not _hub_reachable():
+            raise XnerError("the demo needs WikiANN data: give --data-dir (e.g. ../shared/data/wikiann) or set "
+                            "XNER_DATA_DIR; the Hugging Face hub (the other source) is not reachable from here")
+        d = "hub"
     t0 = time.time()
     out = Path(args.out)
     _threads()

@@ -17,7 +17,8 @@ from .store import Store
 
 #: our perturbation names -> the reference table's columns
 REF_COLUMNS = {"clean": "clean", "entity_swap_shared": "entity_swap_shared", "context_swap": "context_swap_cosine",
-               "entity_swap_shared+context_swap": "entity_and_context", "name_swap": "name_swap",
+               "entity_swap_shared+context_swap": "entity_and_context", "entity_and_context": "entity_and_context",
+               "name_swap": "name_swap",
                "place_swap": "place_swap"}
 OVERLAP = ("entity_token_overlap", "shared_chunks_unique", "seen_chunk_share", "o_word_overlap")
 
@@ -113,7 +114,9 @@ def build(store_path: str | Path, out: str | Path) -> dict:
                         r.get("delta_per_edited_pp"), e.get("entity_edit_rate"), e.get("token_edit_rate"),
                         *[r.get("overlap", {}).get(k) for k in OVERLAP], refv])
     groups = sorted({r["group"] for r in rows})
-    perts = [p for p in dict.fromkeys(r["params"]["perturbation"] for r in rows) if p != "clean"]
+    seen = {r["params"]["perturbation"] for r in rows} - {"clean"}
+    order = [p for p in REF_COLUMNS if p in seen]  # the study's order first, then the rest by name
+    perts = order + sorted(seen - set(order))
 
     def cell(g, pert):
         vals = [r for r in rows if r["group"] == g and r["params"]["perturbation"] == pert]
@@ -225,6 +228,16 @@ def build(store_path: str | Path, out: str | Path) -> dict:
             "main_table": "\n".join(md[md.index("## F1 under each perturbation"):][:len(groups) + 6])}
 
 
+def relatedness(p: dict) -> str:
+    """'related' or 'unrelated' by the registry's source groups of the target (else 'related' for a pair)."""
+    from xner.langs import SOURCE_GROUPS
+
+    g = SOURCE_GROUPS.get(p["target"], {})
+    if set(p["sources"]) <= set(g.get("unrelated", [])):
+        return "unrelated"
+    return "related"
+
+
 def _write_csv(path: Path, rows: list[list]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
@@ -273,17 +286,23 @@ def _plots(rows, groups, perts, heat, out: Path) -> list[Path]:
     if students:
         fig, axes = plt.subplots(1, 2, figsize=(9, 4))
         targets = sorted({r["params"]["target"] for r in students})
-        for t in targets:
-            for kind, style in (("clean", "-o"),):
-                rs = sorted([r for r in students if r["params"]["target"] == t and r["params"]["perturbation"] == kind],
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for ti, t in enumerate(targets):
+            for rel, style in (("related", "-o"), ("unrelated", "--s")):
+                mine = [r for r in students if r["params"]["target"] == t and relatedness(r["params"]) == rel]
+                if not mine:
+                    continue
+                c = colours[ti % len(colours)]
+                rs = sorted([r for r in mine if r["params"]["perturbation"] == "clean"],
                             key=lambda r: len(r["params"]["sources"]))
-                axes[0].plot([len(r["params"]["sources"]) for r in rs], [100 * r["f1"] for r in rs], style, label=t)
-            rs = [r for r in students if r["params"]["target"] == t and r["params"]["perturbation"] != "clean"]
-            by_k: dict[int, list[float]] = {}
-            for r in rs:
-                by_k.setdefault(len(r["params"]["sources"]), []).append(100 * r["delta_f1"])
-            ks = sorted(by_k)
-            axes[1].plot(ks, [np.mean(by_k[k]) for k in ks], "-o", label=t)
+                axes[0].plot([len(r["params"]["sources"]) for r in rs], [100 * r["f1"] for r in rs], style, color=c,
+                             label=f"{t} ({rel})")
+                by_k: dict[int, list[float]] = {}
+                for r in mine:
+                    if r["params"]["perturbation"] != "clean":
+                        by_k.setdefault(len(r["params"]["sources"]), []).append(100 * r["delta_f1"])
+                ks = sorted(by_k)
+                axes[1].plot(ks, [np.mean(by_k[k]) for k in ks], style, color=c, label=f"{t} ({rel})")
         axes[0].set_xlabel("number of source languages")
         axes[0].set_ylabel("student F1 (clean)")
         axes[1].set_xlabel("number of source languages")

@@ -212,6 +212,10 @@ class Artifacts:
         for c in cands:
             if c.exists():
                 return str(c)
+        if _hub_reachable():  # the same file from the hub
+            from huggingface_hub import hf_hub_download
+
+            return hf_hub_download("bert-base-multilingual-cased", "vocab.txt")
         raise XnerError("vocab = 'mbert' needs tokenizers/bert-base-multilingual-cased/vocab.txt beside the data "
                         "folder; give a vocab file path or train a tokenizer instead")
 
@@ -256,23 +260,39 @@ class Artifacts:
             self._finish(d, {"teachers": teachers, "weights": card["weights"]})
         return str(d)
 
-    def exported(self, model_dir: str) -> str:
-        from xner.export.build import export
+    def exported(self, model_dir: str, target: str) -> str:
+        """Export and gate on the target's test set; an int8/fp16 graph that fails its gate is replaced
+        by the (gated) float32 export, and the reason is recorded with every row of the model."""
+        import logging
+
+        from xner.export.build import ParityError, export
 
         ecfg = self.cfg["export"]
-        d = self.root / f"onnx-{_key([model_dir, ecfg])}"
+        cap = int(self.cfg.get("test_max_sentences", 0) or 0)
+        d = self.root / f"onnx-{_key([model_dir, ecfg, target, cap])}"
         if not self._done(d):
-            export(model_dir, d, ecfg.get("exporter", "auto"), ecfg.get("optimize"), ecfg.get("quantize"),
-                   bool(ecfg.get("fp16", False)), None, bool(ecfg.get("force", False)), threads=1)
-            self._finish(d, {"source": model_dir})
+            ev = test_corpus(self.source, target, cap)
+            args = (ecfg.get("exporter", "auto"), ecfg.get("optimize"))
+            info = {"source": model_dir, "gated_on": f"{target}/test ({len(ev)} sentences)"}
+            try:
+                export(model_dir, d, *args, ecfg.get("quantize"), bool(ecfg.get("fp16", False)), ev,
+                       bool(ecfg.get("force", False)), threads=1)
+            except ParityError as e:
+                if not (ecfg.get("quantize") or ecfg.get("fp16")):
+                    raise
+                logging.getLogger("xner.sweep").warning("%s; using the float32 export instead", e)
+                export(model_dir, d, *args, None, False, ev, False, threads=1)
+                info["fallback"] = f"float32 (the quantised graph failed its gate: {str(e).split(';')[0]})"
+            self._finish(d, info)
         return str(d)
 
-    def for_group(self, g: Group) -> str:
+    def for_group(self, g: Group) -> tuple[str, dict]:
         if g.setting == "student":
             m = self.distilled(g.model, g.sources, g.target, g.weighting)
         else:
             m = self.trained(g.model, g.sources)
-        return self.exported(m)
+        d = self.exported(m, g.target)
+        return d, json.loads((Path(d) / "DONE").read_text())
 
 
 # -- evaluation of a group's cells ------------------------------------------------------------------
@@ -356,9 +376,9 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
         if executor == "local":
             for g, cells in todo:
                 bar.set_postfix_str(g.label)
-                onnx = arts.for_group(g)
+                onnx, info = arts.for_group(g)
                 for p, row in evaluate_group(onnx, data_name, repair, g, cells, cap, boot):
-                    written += store.put(p, row)
+                    written += store.put(p, {**row, "export": info})
                     bar.update(1)
         else:
             import ray
@@ -370,16 +390,16 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
             pending = {}
             for g, cells in todo:  # artefacts first (driver), then one Ray task per group and cell batch
                 bar.set_postfix_str(g.label)
-                onnx = arts.for_group(g)
+                onnx, info = arts.for_group(g)
                 for i in range(0, len(cells), 4):
                     ref = task.remote(onnx, data_name, repair, g, cells[i : i + 4], cap, boot)
-                    pending[ref] = g
+                    pending[ref] = info
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
-                    pending.pop(ref)
+                    info = pending.pop(ref)
                     for p, row in ray.get(ref):
-                        written += store.put(p, row)
+                        written += store.put(p, {**row, "export": info})
                         bar.update(1)
         bar.close()
         return {"cells": n_total, "skipped": n_total - n_todo, "written": written, "store": str(store_path)}

@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
-
-from xner.cli import main
-from xner.robustness.report import build, reference
+from xner.robustness.report import reference
 from xner.robustness.store import Store
 from xner.robustness.sweep import comparable, load_config, plan, run_sweep
+
+from xner.cli import main
 
 TOML = """
 name = "tiny"
@@ -157,5 +157,37 @@ def test_report_tables_plots_and_reference(tmp_path, data_dir):
 
 def test_demo_needs_data(monkeypatch, capsys):
     monkeypatch.delenv("XNER_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # neither a data folder nor the hub
     assert main(["demo"]) == 2
-    assert "--data-dir" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--data-dir" in err and "hub" in err
+
+
+def test_failed_int8_gate_falls_back_to_float32(tmp_path, data_dir, monkeypatch):
+    import xner.export.build as build
+
+    real = build.quantize_int8
+
+    def broken(path):  # a quantiser that wrecks the classifier: its gate must fail
+        import onnx
+        from onnx import numpy_helper
+
+        out = real(path)
+        m = onnx.load(str(path))
+        for init in m.graph.initializer:
+            a = numpy_helper.to_array(init)
+            if a.ndim == 2 and a.shape[1] == 7:
+                init.CopyFrom(numpy_helper.from_array(a[:, ::-1].copy() * 3, init.name))
+        onnx.save(m, str(path))
+        return out
+
+    monkeypatch.setattr(build, "quantize_int8", broken)
+    cfg = load_config(str(write_cfg(tmp_path)))
+    cfg["export"] = {"quantize": "int8"}
+    cfg["settings"] = cfg["settings"][:1]
+    cfg["perturbations"] = ["char_noise"]
+    store = tmp_path / "fb" / "results.sqlite"
+    run_sweep(cfg, store, data_dir=str(data_dir), progress=False)
+    with Store(store) as st:
+        rows = st.rows()
+    assert len(rows) == 3 and all("float32" in r["export"]["fallback"] for r in rows)

@@ -1,0 +1,59 @@
+"""Sweep suite: end-to-end cells per minute and where the time goes (artefacts, perturb, encode,
+infer, score), on a small sweep with a model built by init-model."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from .data import default_data_dir
+from .harness import SuiteResult, Timing
+
+
+def config(quick: bool, vocab_spec: str | None) -> dict:
+    init = {"arch": "bert", "hidden": 128, "layers": 2, "heads": 2, "max_length": 128}
+    if vocab_spec:
+        init["vocab"] = vocab_spec
+    else:
+        init["vocab_size"] = 8000
+    return {
+        "name": "bench-sweep", "targets": ["ms"] if quick else ["ms", "af"],
+        "perturbations": ["name_swap", "place_swap", "entity_resample", "char_noise", "random_token",
+                          "entity_swap_shared"],
+        "rates": ["default"] if quick else ["default", 0.1], "seeds": [0, 1], "test_max_sentences": 1000,
+        "train_max_sentences": 2000, "bootstrap": 200,
+        "models": {"tiny": {"init": init}},
+        "train": {"preset": "scratch", "max_steps": 40}, "export": {"quantize": "int8"},
+        "settings": [{"kind": "native"}, {"kind": "zero-shot", "sources": "pair"}],
+    }
+
+
+def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
+    from xner.robustness.store import Store
+    from xner.robustness.sweep import run_sweep
+
+    d = default_data_dir(data_dir)
+    res = SuiteResult("sweep")
+    if d is None:
+        res.notes.append("no WikiANN data folder: the sweep suite needs --data-dir or XNER_DATA_DIR")
+        return res
+    vocab = Path(d).parent / "tokenizers" / "bert-base-multilingual-cased" / "vocab.txt"
+    cfg = config(quick, "mbert" if vocab.exists() else None)
+    store = Path(tempfile.mkdtemp(prefix="xner-bench-sweep-")) / "results.sqlite"
+    t0 = time.perf_counter()
+    r = run_sweep(cfg, store, data_dir=d, progress=False)
+    total = time.perf_counter() - t0
+    with Store(store) as st:
+        rows = st.rows()
+    stages = {k: sum(x.get("seconds", {}).get(k, 0.0) for x in rows) for k in ("perturb", "encode", "infer", "score")}
+    evaluation = sum(stages.values())
+    stages["artefacts (train, export) and setup"] = max(0.0, total - evaluation)
+    res.settings.update(cells=r["cells"], groups=len({(x["params"]["setting"], x["params"]["target"]) for x in rows}),
+                        data=d)
+    res.add(Timing("whole sweep", total, total, total, 1, float(r["cells"]), "cells"))
+    res.notes.append(f"{60 * r['cells'] / total:.1f} cells per minute end to end; evaluation alone "
+                     f"{60 * r['cells'] / max(evaluation, 1e-9):.1f} cells per minute")
+    res.notes.append("time: " + ", ".join(f"{k} {v:.1f} s ({100 * v / total:.1f}%)" for k, v in stages.items()))
+    res.settings["stages"] = stages
+    return res

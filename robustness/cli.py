@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from xner.cli import add_data_dir, command
+from xner.cli import add_data_dir, command, set_torch_threads
 from xner.errors import XnerError
 
 
@@ -160,21 +160,10 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     store = args.store or f"runs/{cfg['name']}/results.sqlite"
-    _threads()
+    set_torch_threads()
     r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address)
     print(f"sweep {cfg['name']}: {r['cells']} cells, {r['skipped']} already done, {r['written']} written -> {r['store']}")
     return 0
-
-
-def _threads() -> None:
-    import os
-
-    try:
-        import torch
-
-        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
-    except ImportError:
-        pass
 
 
 @command
@@ -227,7 +216,7 @@ def run_demo(args: argparse.Namespace) -> int:
         d = "hub"
     t0 = time.time()
     out = Path(args.out)
-    _threads()
+    set_torch_threads()
     r = run_sweep("demo", out / "results.sqlite", args.executor, d, args.repair)
     rep = build(out / "results.sqlite", out / "report")
     print(rep["main_table"])

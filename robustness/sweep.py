@@ -249,7 +249,8 @@ class Artifacts:
         layers = dcfg.pop("student_layers", None)
         hp = resolve(dcfg.pop("preset", "student"), **dcfg)
         seed = int(self.cfg.get("train_seed", 42))
-        d = self.root / f"distill-{_key([teachers, target, weighting, hp, student, layers, seed])}"
+        names = [Path(t).name for t in teachers]  # artefact names are hashes of their inputs
+        d = self.root / f"distill-{_key([names, target, weighting, hp, student, layers, seed])}"
         if not self._done(d):
             t = self._train_split(target)
             unl = t.with_tags(np.zeros_like(t.tags))
@@ -269,11 +270,11 @@ class Artifacts:
 
         ecfg = self.cfg["export"]
         cap = int(self.cfg.get("test_max_sentences", 0) or 0)
-        d = self.root / f"onnx-{_key([model_dir, ecfg, target, cap])}"
+        d = self.root / f"onnx-{_key([Path(model_dir).name, ecfg, target, cap])}"
         if not self._done(d):
             ev = test_corpus(self.source, target, cap)
             args = (ecfg.get("exporter", "auto"), ecfg.get("optimize"))
-            info = {"source": model_dir, "gated_on": f"{target}/test ({len(ev)} sentences)"}
+            info = {"source": Path(model_dir).name, "gated_on": f"{target}/test ({len(ev)} sentences)"}
             try:
                 export(model_dir, d, *args, ecfg.get("quantize"), bool(ecfg.get("fp16", False)), ev,
                        bool(ecfg.get("force", False)), threads=1)

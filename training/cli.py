@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xner.cli import add_data_dir, command, print_json
+from xner.cli import add_data_dir, command, print_json, set_torch_threads
 
 
 @command
@@ -89,21 +89,11 @@ def run_train(args: argparse.Namespace) -> int:
     ev = load_split(src, args.eval_lang, args.eval_split, args.split_scheme, args.split_seed)
     print(f"[train] {setting}: {'+'.join(train_langs)} -> {args.eval_lang}  "
           f"({sum(len(c) for c in parts)} sentences, preset {hp['preset']})", file=sys.stderr)
-    _threads()
+    set_torch_threads()
     card = finetune(args.model, parts, ev, args.out, hp, args.seed, setting, src.name, args.augment, src,
                     args.save_steps, args.label_all, args.trust_remote_code)
     _report(card)
     return 0
-
-
-def _threads() -> None:
-    import os
-
-    import torch
-
-    n = os.environ.get("OMP_NUM_THREADS")
-    if n:
-        torch.set_num_threads(int(n))
 
 
 def _report(card: dict) -> None:
@@ -167,7 +157,7 @@ def run_distill(args: argparse.Namespace) -> int:
     ev = src.load(args.target_lang, "test")
     print(f"[distill] {len(teachers)} teacher(s) -> {args.target_lang} ({len(unlabelled)} unlabelled sentences, "
           f"weighting {args.weighting}, preset {hp['preset']})", file=sys.stderr)
-    _threads()
+    set_torch_threads()
     card = distill(teachers, unlabelled, args.student, args.out, hp, args.seed, args.weighting, sources, ev,
                    args.student_layers, args.hard_labels, src.name, args.save_steps)
     print(f"teacher weights (mean over target sentences): {card['weights']['weights_mean']}")

@@ -33,6 +33,17 @@ def add_split_scheme(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42, help="seed of the study split (default 42)")
 
 
+def set_torch_threads() -> None:
+    """torch uses $OMP_NUM_THREADS threads when set, else every core (commands that train or infer)."""
+    import os
+
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+
+
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=_json_default)
     sys.stdout.write("\n")

@@ -237,8 +237,13 @@ def gather_spans(offsets: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def extract_chunks(tags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """(sentence, start, end, type) of every chunk; a stray I-X opens a chunk (conlleval)."""
+def extract_chunks(tags: np.ndarray, offsets: np.ndarray, strict: bool = False) -> np.ndarray:
+    """(sentence, start, end, type) of every chunk, ordered by start.
+
+    Default (conlleval): a chunk starts at ``B-X`` or at an ``I-X`` that does not continue an ``X``
+    chunk.  ``strict`` (IOB2): only ``B-X`` starts a chunk; a stray ``I-X`` belongs to none.
+    Chunks never cross sentences.
+    """
     out = np.empty((tags.shape[0], 4), dtype=np.int64)
     n = 0
     for s in range(offsets.shape[0] - 1):
@@ -246,25 +251,17 @@ def extract_chunks(tags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         typ = -1
         for i in range(offsets[s], offsets[s + 1]):
             t = tags[i]
-            if t == 0:
-                if start >= 0:
-                    out[n, 0] = s
-                    out[n, 1] = start
-                    out[n, 2] = i
-                    out[n, 3] = typ
-                    n += 1
-                    start = -1
-                continue
-            k = (t - 1) // 2
-            is_b = t % 2 == 1
-            if start >= 0 and (is_b or k != typ):
+            k = (t - 1) // 2 if t != 0 else -1
+            is_b = t != 0 and t % 2 == 1
+            # close the open chunk unless this token continues it
+            if start >= 0 and (t == 0 or is_b or k != typ):
                 out[n, 0] = s
                 out[n, 1] = start
                 out[n, 2] = i
                 out[n, 3] = typ
                 n += 1
                 start = -1
-            if start < 0:
+            if start < 0 and t != 0 and (is_b or not strict):
                 start = i
                 typ = k
         if start >= 0:

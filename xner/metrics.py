@@ -18,50 +18,18 @@ from dataclasses import asdict, dataclass, field
 import numba
 import numpy as np
 
-from .corpus import Corpus
+from .corpus import Corpus, extract_chunks
 from .errors import XnerError
 
 MODES = ("default", "strict")
 
 
 @numba.njit(cache=True)
-def _chunks(tags: np.ndarray, offsets: np.ndarray, strict: bool) -> np.ndarray:
-    """(sentence, start, end, type) rows, ordered by start."""
-    out = np.empty((tags.shape[0], 4), dtype=np.int64)
-    n = 0
-    for s in range(offsets.shape[0] - 1):
-        start = -1
-        typ = -1
-        for i in range(offsets[s], offsets[s + 1]):
-            t = tags[i]
-            k = (t - 1) // 2 if t != 0 else -1
-            is_b = t != 0 and t % 2 == 1
-            # close the open chunk unless this token continues it
-            if start >= 0 and (t == 0 or is_b or k != typ):
-                out[n, 0] = s
-                out[n, 1] = start
-                out[n, 2] = i
-                out[n, 3] = typ
-                n += 1
-                start = -1
-            if start < 0 and t != 0 and (is_b or not strict):
-                start = i
-                typ = k
-        if start >= 0:
-            out[n, 0] = s
-            out[n, 1] = start
-            out[n, 2] = offsets[s + 1]
-            out[n, 3] = typ
-            n += 1
-    return out[:n]
-
-
-@numba.njit(cache=True)
 def _sentence_counts(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, n_types: int,
                      strict: bool) -> np.ndarray:
     """int32[n_sents, n_types, 3]: (true positives, predicted, gold) per sentence and type."""
-    g = _chunks(gold, offsets, strict)
-    p = _chunks(pred, offsets, strict)
+    g = extract_chunks(gold, offsets, strict)
+    p = extract_chunks(pred, offsets, strict)
     out = np.zeros((offsets.shape[0] - 1, n_types, 3), dtype=np.int32)
     for r in range(g.shape[0]):
         out[g[r, 0], g[r, 3], 2] += 1

@@ -46,7 +46,8 @@ def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
     total = time.perf_counter() - t0
     with Store(store) as st:
         rows = st.rows()
-    stages = {k: sum(x.get("seconds", {}).get(k, 0.0) for x in rows) for k in ("perturb", "encode", "infer", "score")}
+    stages = {k: sum(x.get("seconds", {}).get(k, 0.0) for x in rows)
+              for k in ("perturb", "encode", "vectors", "infer", "score")}
     evaluation = sum(stages.values())
     stages["artefacts (train, export) and setup"] = max(0.0, total - evaluation)
     res.settings.update(cells=r["cells"], groups=len({(x["params"]["setting"], x["params"]["target"]) for x in rows}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -90,6 +91,7 @@ class Runtime:
         self.token_budget = token_budget
         self.max_batch = max_batch
         self.report = self._read_report()
+        self.infer_seconds = 0.0  # time spent inside the session, for profiles
 
     def _read_report(self) -> dict | None:
         p = self.path / "export_report.json"
@@ -108,14 +110,18 @@ class Runtime:
     def run_batch(self, ids: np.ndarray, mask: np.ndarray, output: str | None = None) -> np.ndarray:
         feeds = self._feeds(ids, mask)
         name = output or self.output_name
-        if self.on_cuda:
-            binding = self.session.io_binding()
-            for k, v in feeds.items():
-                binding.bind_cpu_input(k, v)
-            binding.bind_output(name, "cpu")
-            self.session.run_with_iobinding(binding)
-            return binding.copy_outputs_to_cpu()[0]
-        return self.session.run([name], feeds)[0]
+        t0 = time.perf_counter()
+        try:
+            if self.on_cuda:
+                binding = self.session.io_binding()
+                for k, v in feeds.items():
+                    binding.bind_cpu_input(k, v)
+                binding.bind_output(name, "cpu")
+                self.session.run_with_iobinding(binding)
+                return binding.copy_outputs_to_cpu()[0]
+            return self.session.run([name], feeds)[0]
+        finally:
+            self.infer_seconds += time.perf_counter() - t0
 
     def word_vectors(self, words: list[str]) -> np.ndarray:
         """The encoder's vector of each word alone (its first sub-token's last hidden state)."""

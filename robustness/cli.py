@@ -133,9 +133,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         header = {"kind": "evaluate-run", **run_meta(**meta)}
         write_rows([header] + rows, args.out)
     print(render(rows))
-    secs = {k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows) for k in ("perturb", "encode", "infer", "score")}
+    secs = {k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows)
+            for k in ("perturb", "encode", "vectors", "infer", "score")}
     tot = sum(secs.values()) or 1.0
-    print("time: " + ", ".join(f"{k} {v:.2f} s ({100 * v / tot:.1f}%)" for k, v in secs.items()))
+    print("time: " + ", ".join(f"{k} {v:.2f} s ({100 * v / tot:.1f}%)" for k, v in secs.items())
+          + "  (vectors = model inference for context_swap's word vectors)")
     return 0
 
 

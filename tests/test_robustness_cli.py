@@ -47,7 +47,7 @@ def test_evaluate_cli_every_perturbation(tmp_path, data_dir, onnx_dir, capsys):
     for r in cells:
         assert abs(r["delta_f1"] - (r["f1"] - r["clean_f1"])) < 1e-12
         assert r["ci"]["delta_f1"][0] <= r["ci"]["delta_f1"][1]
-        assert set(r["seconds"]) == {"perturb", "encode", "infer", "score"}
+        assert set(r["seconds"]) == {"perturb", "vectors", "encode", "infer", "score"}
     # rates: one row per rate
     rc = main(["evaluate", "--model", str(onnx_dir), "--data-dir", str(data_dir), "--lang", "en",
                "--perturbations", "char_noise,name_swap", "--rates", "0.1,0.3", "--bootstrap", "0", "--threads", "1",

@@ -34,8 +34,11 @@ def run_bench(args: argparse.Namespace) -> int:
 
     names = list(SUITES) if args.suite == "all" else [args.suite]
     results = []
+    import time
+
     for name in names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
         mod = importlib.import_module(f"xner.bench.{SUITES[name]}")
         kw = {}
         if name == "inference":
@@ -48,6 +51,8 @@ def run_bench(args: argparse.Namespace) -> int:
                 raise XnerError(f"--models takes {', '.join(SIZES)}")
             kw = {"device": args.device, "models": models, "shapes": parse_shapes(args.shapes)}
         results.append(mod.run(quick=args.quick, data_dir=args.data_dir, **kw))
+        results[-1].settings["suite_seconds"] = round(time.perf_counter() - t0, 1)
+        print(f"[bench] {name} took {results[-1].settings['suite_seconds']} s", file=sys.stderr, flush=True)
     js, md = write_results(results, args.out)
     print(markdown(results))
     print(f"results: {js} {md}")

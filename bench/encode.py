@@ -20,11 +20,12 @@ def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
 
     mdir = build("tiny", Path(tempfile.mkdtemp(prefix="xner-bench-")), data_dir)
     tok = load_tokenizer(str(mdir))
-    c = bench_corpus(data_dir, 100_000 if quick else 500_000)
+    c = bench_corpus(data_dir, 60_000 if quick else 500_000)
     c.lang = "en"
     # the evaluation situation: perturbed copies of a test set (one per seed) whose clean words are cached
     combo = make("name_swap+char_noise", rate=0.1)
-    copies = [combo.apply(c, seed, Context(lang="en")).corpus for seed in range(12)]
+    reps = 4 if quick else 10
+    copies = [combo.apply(c, seed, Context(lang="en")).corpus for seed in range(reps + 2)]
     pert = copies[0]
     enc = WordEncoder(tok, 128)
     enc.encode(c)
@@ -49,7 +50,7 @@ def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
             firsts.append([k for k, w in enumerate(wid) if w is not None and (k == 0 or wid[k - 1] != w)])
         return out, firsts
 
-    a = res.add(measure("xner cached encoder + padded batches (warm cache, new words only)", ours, repeats=10,
+    a = res.add(measure("xner cached encoder + padded batches (warm cache, new words only)", ours, repeats=reps,
                         work=work, unit="tokens"))
     b = res.add(measure("HF fast tokenizer, is_split_into_words + first-sub-token alignment", hf, repeats=3,
                         work=work, unit="tokens"))

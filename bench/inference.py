@@ -31,7 +31,19 @@ def _vocab(data_dir: str | None) -> str | None:
     return str(v) if v.exists() else None
 
 
+_BUILT: dict[tuple[str, str | None], Path] = {}
+
+
 def build(size: str, work: Path, data_dir: str | None) -> Path:
+    """A random-init model of a size, built once per process and shared by the suites."""
+    key = (size, data_dir)
+    if key in _BUILT and _BUILT[key].exists():
+        return _BUILT[key]
+    _BUILT[key] = _build(size, work, data_dir)
+    return _BUILT[key]
+
+
+def _build(size: str, work: Path, data_dir: str | None) -> Path:
     from xner.training.models import init_model
 
     spec = SIZES[size]
@@ -70,11 +82,14 @@ def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu", m
     sizes = models or (["tiny"] if quick else ["tiny", "bert-base"])
     shapes = shapes or ([(32, 128)] if quick else [(1, 32), (1, 128), (8, 32), (8, 128), (32, 32), (32, 128)])
     res = SuiteResult("inference", settings={"threads": threads, "device": device, "sizes": sizes})
+    tiny_o2 = None
     work = Path(tempfile.mkdtemp(prefix="xner-bench-"))
     cuda = device == "cuda"
     for size in sizes:
         mdir = build(size, work, data_dir)
         variants = {"ort-fp32": {}, "ort-O2": {"level": "O2"}, "ort-int8": {"level": "O2", "quantize": "int8"}}
+        if quick:
+            variants.pop("ort-fp32")
         if cuda:
             variants = {"ort-fp32": {}, "ort-O2": {"level": "O2"}, "ort-fp16": {"level": "O2", "fp16": True}}
         runtimes = {}
@@ -85,6 +100,8 @@ def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu", m
             res.notes.append(f"{size} {name}: gate {'passed' if g['passed'] else 'FAILED'} (max|diff| "
                              f"{g['max_abs_diff']:.1e}, agreement {g['tag_agreement']:.4f})")
             runtimes[name] = Runtime(work / f"{size}-{name}", provider="cuda" if cuda else "cpu", threads=threads)
+        if size == "tiny":
+            tiny_o2 = work / f"{size}-ort-O2"
         model = load_model(str(mdir)).eval()
         if cuda:
             model = model.cuda()
@@ -115,20 +132,21 @@ def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu", m
                     required = {"ort-O2": 1.1, "ort-int8": 2.0}.get(name)
                 res.ratio(f"{tag} {name}", t, base, required)
     if bucketing and "tiny" in sizes:
-        _bucketing(res, data_dir, threads, quick, work)
+        _bucketing(res, data_dir, threads, quick, work, tiny_o2)
     return res
 
 
-def _bucketing(res: SuiteResult, data_dir: str | None, threads: int, quick: bool, work: Path) -> None:
+def _bucketing(res: SuiteResult, data_dir: str | None, threads: int, quick: bool, work: Path,
+               odir: Path | None = None) -> None:
     """Length-bucketed batches under a token budget vs fixed batches padded to 128."""
     from xner.export.build import export
     from xner.export.runtime import Runtime
 
     from xner.encode import pad_rows
 
-    mdir = work / "tiny"
-    odir = work / "tiny-bucket"
-    export(str(mdir), odir, "auto", level="O2", force=True, threads=threads)
+    if odir is None or not odir.exists():  # reuse the suite's O2 export when there is one
+        odir = work / "tiny-bucket"
+        export(str(build("tiny", work, data_dir)), odir, "auto", level="O2", force=True, threads=threads)
     rt = Runtime(odir, provider="cpu", threads=threads)
     c = bench_corpus(data_dir, 20_000 if quick else 100_000)
     enc = rt.encoder.encode(c)

@@ -7,11 +7,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
 from xner.corpus import Corpus
+from xner.formats import atomic_write
 from xner.metrics import EntityCounts, paired_bootstrap
-from xner.provenance import provenance
+from xner.provenance import json_default, provenance
 
 from .perturbations import Context, make, names
 
@@ -89,19 +88,7 @@ def all_perturbations() -> list[str]:
 
 
 def write_rows(rows: list[dict], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False, default=_default) + "\n")
-    tmp.replace(path)
-
-
-def _default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    return str(o)
+    atomic_write(path, (json.dumps(r, ensure_ascii=False, default=json_default) + "\n" for r in rows))
 
 
 def render(rows: list[dict]) -> str:

@@ -545,9 +545,6 @@ def _alpha_of(strings: list[str]) -> np.ndarray:
                        dtype=np.bool_, count=len(strings))
 
 
-def _alpha(vocab) -> np.ndarray:
-    return _alpha_of(vocab.strings)
-
 
 @register
 class CharNoise(Perturbation):
@@ -566,7 +563,7 @@ class CharNoise(Perturbation):
         bad = [o for o in ops if o not in CHAR_OPS]
         if bad:
             raise XnerError(f"char_noise: unknown op {bad[0]!r} (choose from {', '.join(CHAR_OPS)})")
-        alpha = _alpha(corpus.vocab)
+        alpha = _alpha_of(corpus.vocab.strings)
         return {"p": self.probability(corpus.n_tokens, int(self._eligible(corpus, alpha).sum())),
                 "ops": np.array([o in ops for o in CHAR_OPS], dtype=np.bool_), "alpha": alpha}
 
@@ -653,11 +650,9 @@ def apply_batched(pert: Perturbation | Combination, corpus: Corpus, seed: int, c
             results = list(ex.map(run, batches))
         # reassemble in the corpus's own order
         inv = np.argsort(np.concatenate(batches))
-        pieces = [r.corpus for r in results]
-        merged = concat(pieces)
-        merged = merged.subset(inv)
-        edits = np.concatenate([r.edit for r in results])
-        edit = edits[_token_index(concat(pieces), inv)]
+        joined = concat([r.corpus for r in results])
+        merged = joined.subset(inv)
+        edit = np.concatenate([r.edit for r in results])[_token_index(joined, inv)]
         merged.meta["sentence_ids"] = cur.sentence_ids
         cur = merged
     return Perturbed(cur, edit, edit_stats(cur, edit))

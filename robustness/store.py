@@ -13,6 +13,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from xner.provenance import json_default
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
     key TEXT PRIMARY KEY,
@@ -31,7 +33,7 @@ CREATE TABLE IF NOT EXISTS runs (
 
 def cell_key(params: dict) -> str:
     """A stable key for a cell's parameters."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=json_default).encode()).hexdigest()[:32]
 
 
 class Store:
@@ -58,8 +60,8 @@ class Store:
     def put(self, params: dict, row: dict) -> bool:
         """Write one finished cell atomically; False if it was already there."""
         cur = self.db.execute("INSERT OR IGNORE INTO cells (key, params, row, created) VALUES (?, ?, ?, ?)",
-                              (cell_key(params), json.dumps(params, sort_keys=True, default=str),
-                               json.dumps(row, default=_default), time.time()))
+                              (cell_key(params), json.dumps(params, sort_keys=True, default=json_default),
+                               json.dumps(row, default=json_default), time.time()))
         return cur.rowcount == 1
 
     def log_run(self, config: dict, provenance: dict) -> None:
@@ -75,13 +77,3 @@ class Store:
     def runs(self) -> list[dict]:
         return [{"config": json.loads(c), "provenance": json.loads(p), "started": s}
                 for c, p, s in self.db.execute("SELECT config, provenance, started FROM runs ORDER BY id")]
-
-
-def _default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

@@ -14,11 +14,10 @@ import re
 import time
 from pathlib import Path
 
-import numpy as np
-
 from xner.corpus import Corpus, concat
 from xner.errors import XnerError
-from xner.provenance import provenance
+from xner.formats import atomic_write
+from xner.provenance import json_default, provenance
 
 SETTINGS = ("native", "zero-shot", "joint")
 
@@ -79,17 +78,7 @@ def training_args(out: Path, hp: dict, seed: int, n_items: int, save_steps: int 
 
 
 def write_card(out: Path, card: dict) -> None:
-    tmp = out / "run.json.tmp"
-    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False, default=_default))
-    os.replace(tmp, out / "run.json")
-
-
-def _default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    return str(o)
+    atomic_write(out / "run.json", [json.dumps(card, indent=2, ensure_ascii=False, default=json_default)])
 
 
 def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | None, out: str | os.PathLike,

@@ -6,7 +6,6 @@ import numpy as np
 
 from xner.corpus import Corpus
 from xner.encode import Encoded, WordEncoder, gather_first
-from xner.metrics import Scores, score
 
 
 def word_logits(model, encoder: WordEncoder, corpus: Corpus, token_budget: int = 8192,
@@ -51,6 +50,3 @@ def sentence_embeddings(model, encoder: WordEncoder, corpus: Corpus, token_budge
 def predict_tags(model, encoder: WordEncoder, corpus: Corpus) -> np.ndarray:
     return word_logits(model, encoder, corpus).argmax(-1).astype(np.int8)
 
-
-def evaluate(model, encoder: WordEncoder, corpus: Corpus, mode: str = "default", bootstrap: int = 0) -> Scores:
-    return score(corpus, predict_tags(model, encoder, corpus), mode, bootstrap)

@@ -45,18 +45,10 @@ def set_torch_threads() -> None:
 
 
 def print_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=_json_default)
+    from .provenance import json_default
+
+    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=json_default)
     sys.stdout.write("\n")
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -362,7 +362,8 @@ def read_corpus(path: str | os.PathLike, fmt: str = "auto", labels: LabelSet | N
 # -- writers ------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: str | os.PathLike, lines: Iterator[str]) -> None:
+def atomic_write(path: str | os.PathLike, lines: Iterable[str]) -> None:
+    """Write text through a temporary file and rename it into place (no half-written files)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -406,11 +407,11 @@ def write_corpus(c: Corpus, path: str | os.PathLike, fmt: str = "auto") -> None:
         fmt = {".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".conll": "conll",
                ".txt": "conll"}.get(suffix, "tsv")
     if fmt in ("tsv", "rahimi", "conll"):
-        _atomic_write(path, _column_lines(c, fmt))
+        atomic_write(path, _column_lines(c, fmt))
     elif fmt == "jsonl":
         sents, tags = c.sentences(), c.tag_lists()
         extra = {"lang": c.lang} if c.lang else {}
-        _atomic_write(path, (json.dumps({"tokens": s, "ner_tags": t, **extra}, ensure_ascii=False) + "\n"
+        atomic_write(path, (json.dumps({"tokens": s, "ner_tags": t, **extra}, ensure_ascii=False) + "\n"
                              for s, t in zip(sents, tags, strict=True)))
     elif fmt == "parquet":
         import pyarrow as pa

@@ -8,7 +8,7 @@ Tags are stored as small integers with a fixed layout so numba kernels never loo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numba
@@ -171,8 +171,3 @@ def repair_iob2(tags: np.ndarray, offsets: np.ndarray, policy: str = "conlleval"
         bad = iob2_violations(out, offsets)
     return out, total
 
-
-def check_labels(tags: Sequence[str]) -> None:
-    for t in tags:
-        if t != "O":
-            split_tag(t)

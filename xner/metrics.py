@@ -93,6 +93,20 @@ class Scores:
         return d
 
 
+def _resample_weights(m: int, n: int, seed: int):
+    """Batches of sentence-resample weights (float64[b, m], each row a bootstrap sample's counts)."""
+    rng = np.random.default_rng(seed)
+    batch = max(1, min(n, 2_000_000 // max(m, 1)))
+    done = 0
+    while done < n:
+        b = min(batch, n - done)
+        idx = rng.integers(0, m, size=(b, m))
+        w = np.zeros((b, m), dtype=np.float64)
+        np.add.at(w, (np.repeat(np.arange(b), m), idx.ravel()), 1.0)
+        yield w
+        done += b
+
+
 class EntityCounts:
     """Per-sentence, per-type counts for a (gold, pred) pair; the basis of scores and bootstrap."""
 
@@ -135,19 +149,12 @@ class EntityCounts:
         """Percentile intervals over sentence resamples for micro P/R/F1 and each type's F1."""
         if n <= 0:
             return {}
-        rng = np.random.default_rng(seed)
         m = self.n_sentences
         flat = self.counts.reshape(m, -1).astype(np.float64)
         stats = {"precision": [], "recall": [], "f1": []}
         type_f1: list[np.ndarray] = []
-        batch = max(1, min(n, 2_000_000 // max(m, 1)))
-        done = 0
-        while done < n:
-            b = min(batch, n - done)
-            idx = rng.integers(0, m, size=(b, m))
-            w = np.zeros((b, m), dtype=np.float64)
-            np.add.at(w, (np.repeat(np.arange(b), m), idx.ravel()), 1.0)
-            tot = (w @ flat).reshape(b, -1, 3)
+        for w in _resample_weights(m, n, seed):
+            tot = (w @ flat).reshape(w.shape[0], -1, 3)
             p, r, f = _prf(tot[..., 0], tot[..., 1], tot[..., 2])
             s = tot.sum(axis=1)
             mp, mr, mf = _prf(s[:, 0], s[:, 1], s[:, 2])
@@ -155,7 +162,6 @@ class EntityCounts:
             stats["recall"].append(mr)
             stats["f1"].append(mf)
             type_f1.append(f)
-            done += b
         lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
         out = {k: [float(np.percentile(np.concatenate(v), lo)), float(np.percentile(np.concatenate(v), hi))]
                for k, v in stats.items()}
@@ -231,25 +237,17 @@ def paired_bootstrap(a: EntityCounts, b: EntityCounts, n: int = 1000, seed: int 
         raise XnerError("paired bootstrap needs the same sentences on both sides")
     if n <= 0 or a.n_sentences == 0:
         return {}
-    rng = np.random.default_rng(seed)
     m = a.n_sentences
     fa = a.counts.reshape(m, -1).astype(np.float64)
     fb = b.counts.reshape(m, -1).astype(np.float64)
     f1b, delta = [], []
-    batch = max(1, min(n, 2_000_000 // max(m, 1)))
-    done = 0
-    while done < n:
-        k = min(batch, n - done)
-        idx = rng.integers(0, m, size=(k, m))
-        w = np.zeros((k, m))
-        np.add.at(w, (np.repeat(np.arange(k), m), idx.ravel()), 1.0)
+    for w in _resample_weights(m, n, seed):
         out = []
         for f in (fa, fb):
-            s = (w @ f).reshape(k, -1, 3).sum(1)
+            s = (w @ f).reshape(w.shape[0], -1, 3).sum(1)
             out.append(_prf(s[:, 0], s[:, 1], s[:, 2])[2])
         f1b.append(out[1])
         delta.append(out[1] - out[0])
-        done += k
     lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
     f1b_a, d_a = np.concatenate(f1b), np.concatenate(delta)
     return {"f1": [float(np.percentile(f1b_a, lo)), float(np.percentile(f1b_a, hi))],

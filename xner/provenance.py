@@ -14,6 +14,17 @@ PACKAGES = ("xner", "numpy", "numba", "torch", "transformers", "tokenizers", "on
             "onnxruntime-gpu", "optimum", "optimum-onnx", "datasets", "seqeval")
 
 
+def json_default(o):
+    """``json.dumps(default=...)`` for result files: numpy scalars and arrays, paths, else ``str``."""
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
 def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     out = {"python": platform.python_version()}
     for p in packages:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from xner.robustness.perturbations import Context, make
 
 from xner.encode import WordEncoder
+from xner.robustness.perturbations import Context, make
 
 from .data import bench_corpus
 from .harness import SuiteResult, measure

@@ -39,7 +39,32 @@ def measure(name: str, fn: Callable[[], object], repeats: int = 5, warmup: int =
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    times.sort()
+    return _timing(name, times, work, unit)
+
+
+def measure_interleaved(cases: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1,
+                        work: float = 0.0, unit: str = "") -> dict[str, Timing]:
+    """Time several engines in rounds, each engine once per round (A B C, B C A, C A B, ...).
+
+    On a shared or throttled machine the speed drifts by 10-30% over minutes; measuring engine after
+    engine puts that drift into the ratio.  Interleaving gives every engine the same conditions, so a
+    ratio of medians compares the engines, not the moments they ran at.
+    """
+    for _ in range(warmup):
+        for fn in cases.values():
+            fn()
+    names = list(cases)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate: no engine always goes first
+            t0 = time.perf_counter()
+            cases[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {name: _timing(name, t, work, unit) for name, t in times.items()}
+
+
+def _timing(name: str, times: list[float], work: float, unit: str) -> Timing:
+    times = sorted(times)
 
     def q(p: float) -> float:
         return times[min(len(times) - 1, int(round(p * (len(times) - 1))))]
@@ -87,7 +112,7 @@ def markdown(results: list[SuiteResult]) -> str:
             out.append("|---|---|---:|---:|")
             for x in r.ratios:
                 req = f">= {x['required']}x {'ok' if x['ok'] else 'NOT MET'}" if x["required"] else ""
-                out.append(f"| {x['fast']} | {x['baseline']} | {x['speedup']:.1f}x | {req} |")
+                out.append(f"| {x['fast']} | {x['baseline']} | {x['speedup']:.2f}x | {req} |")
         for n in r.notes:
             out.append(f"\n{n}")
         out.append("")

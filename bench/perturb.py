@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+
 from xner.robustness.perturbations import Context, make
 
 from .data import bench_corpus

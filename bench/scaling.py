@@ -17,9 +17,8 @@ from .harness import SuiteResult, Timing
 def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
     from xner.export.build import export
     from xner.export.runtime import Runtime
-    from xner.robustness.perturbations import Context, make
-
     from xner.metrics import score
+    from xner.robustness.perturbations import Context, make
 
     from .inference import build
 

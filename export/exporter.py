@@ -50,6 +50,7 @@ def export_optimum(model_dir: str, out: Path, opset: int = 18) -> Path:
 
 def export_torch(model_dir: str, out: Path, opset: int = 18) -> Path:
     import torch
+
     from xner.training.models import load_model, load_tokenizer
 
     model = load_model(str(model_dir)).eval()

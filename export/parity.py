@@ -61,10 +61,9 @@ def sample_corpus(tokenizer, n: int = 200, seed: int = 0) -> Corpus:
 def check(model_dir: str, onnx_dir: str, corpus: Corpus | None = None, kind: str = "exact",
           provider: str = "cpu", threads: int | None = None) -> Parity:
     """Compare PyTorch and ONNX Runtime on the same encoded words."""
+    from xner.metrics import score
     from xner.training.models import load_model
     from xner.training.predict import word_logits
-
-    from xner.metrics import score
 
     from .runtime import Runtime
 

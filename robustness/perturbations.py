@@ -470,9 +470,9 @@ def _mlm_fill(mlm: str, corpus: Corpus, sel: np.ndarray, top_k: int, seed: int, 
     """
     import torch
     from transformers import AutoModelForMaskedLM
-    from xner.training.models import load_tokenizer
 
     from xner.encode import WordEncoder
+    from xner.training.models import load_tokenizer
 
     if mlm not in _MLM_CACHE:
         tok = load_tokenizer(mlm)

@@ -307,10 +307,9 @@ def test_corpus(source, target: str, cap: int):
 def evaluate_group(onnx_dir: str, data: str, repair: str, g: Group, cells: list[dict], test_cap: int,
                    bootstrap: int) -> list[tuple[dict, dict]]:
     """(params, row) for each cell; a pure function of its inputs (also run as a Ray task)."""
-    from xner.export.runtime import Runtime
-
     from xner.corpus import concat
     from xner.datadir import open_source
+    from xner.export.runtime import Runtime
     from xner.metrics import EntityCounts
     from xner.overlap import overlap
 

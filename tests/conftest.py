@@ -65,10 +65,9 @@ def tiny_xlmr(tmp_path_factory, data_dir) -> Path:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, data_dir, tiny_bert, tiny_xlmr) -> dict[str, str]:
     """Tiny BERT and XLM-R fine-tuned on the generated English data."""
+    from xner.datadir import DataDir
     from xner.training.finetune import finetune
     from xner.training.presets import resolve
-
-    from xner.datadir import DataDir
 
     src = DataDir(data_dir)
     out = {}
@@ -82,9 +81,8 @@ def trained(tmp_path_factory, data_dir, tiny_bert, tiny_xlmr) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def onnx_dir(tmp_path_factory, trained, data_dir) -> Path:
     """The trained tiny BERT exported (torch.onnx, fp32, gated)."""
-    from xner.export.build import export
-
     from xner.datadir import DataDir
+    from xner.export.build import export
 
     d = tmp_path_factory.mktemp("onnx")
     export(trained["bert"], d, "torch", eval_corpus=DataDir(data_dir).load("en", "test"))

@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import MBERT_VOCAB
-from xner.training.models import load_tokenizer
 
 from xner.corpus import Corpus
 from xner.encode import WordEncoder, gather_first
+from xner.training.models import load_tokenizer
 
 
 @pytest.fixture(scope="module")

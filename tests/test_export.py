@@ -4,15 +4,15 @@ import json
 
 import numpy as np
 import pytest
+
+from xner.cli import main
+from xner.datadir import DataDir
+from xner.errors import XnerError
 from xner.export.build import ParityError, export
 from xner.export.exporter import optimum_available
 from xner.export.parity import check
 from xner.export.pipeline import NerPipeline, split_words
 from xner.export.runtime import Runtime, choose_providers
-
-from xner.cli import main
-from xner.datadir import DataDir
-from xner.errors import XnerError
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import WIKIANN
-from xner.robustness.perturbations import REGISTRY, Context, apply_batched, make, names
 
 from xner.datadir import DataDir
 from xner.errors import XnerError
 from xner.formats import write_corpus
 from xner.labels import iob2_violations
+from xner.robustness.perturbations import REGISTRY, Context, apply_batched, make, names
 
 ENTITY = {"entity_swap_shared", "name_swap", "place_swap", "entity_resample"}
 
@@ -188,6 +188,7 @@ def test_errors():
 
 def test_context_mask_with_masked_lm(tmp_path, data_dir, tiny_bert):
     from transformers import BertConfig, BertForMaskedLM
+
     from xner.training.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_bert))

@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
+
+from xner.cli import main
 from xner.robustness.report import reference
 from xner.robustness.store import Store
 from xner.robustness.sweep import comparable, load_config, plan, run_sweep
-
-from xner.cli import main
 
 TOML = """
 name = "tiny"

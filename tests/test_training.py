@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from xner.training.distill import distill
-from xner.training.finetune import finetune, infer_setting
-from xner.training.presets import presets, resolve
 
 from xner.cli import main
 from xner.datadir import DataDir
 from xner.errors import XnerError
+from xner.training.distill import distill
+from xner.training.finetune import finetune, infer_setting
+from xner.training.presets import presets, resolve
 
 FAST = {"max_steps": 6, "batch_size": 8, "lr": 5e-3}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -10,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from xner.io import dumps
 from xner.provenance import provenance
 
 
@@ -128,7 +128,7 @@ def write_results(results: list[SuiteResult], out: str | os.PathLike) -> tuple[P
     out.mkdir(parents=True, exist_ok=True)
     meta = provenance(threads=thread_settings())
     js = out / "bench.json"
-    js.write_text(json.dumps({"provenance": meta, "suites": [asdict(r) for r in results]}, indent=2))
+    js.write_text(dumps({"provenance": meta, "suites": [asdict(r) for r in results]}, indent=2))
     md = out / "bench.md"
     head = (f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores; "
             f"threads: {meta['threads']}; versions: "

@@ -8,7 +8,6 @@ part compares length-bucketed batching with naive padding to 128 on real WikiANN
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -82,9 +81,10 @@ def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu", m
 
     from xner.export.build import export
     from xner.export.runtime import Runtime
+    from xner.threads import omp_threads
     from xner.training.models import load_model
 
-    threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    threads = omp_threads()
     torch.set_num_threads(threads)
     sizes = models or (["tiny"] if quick else ["tiny", "bert-base"])
     shapes = shapes or ([(32, 128)] if quick else [(1, 32), (1, 128), (8, 32), (8, 128), (32, 32), (32, 128)])

@@ -1,15 +1,20 @@
-"""``export``: export, optionally optimise / quantise / convert, gate every result, write a report."""
+"""``export``: export, optionally optimise / quantise / convert, gate every result, write a report.
+
+The export is built in a temporary sibling of ``out`` and moved into place only when every gate
+passed (or ``force``); see :mod:`folders` for what ``out`` may be.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from xner.corpus import Corpus
 from xner.errors import XnerError
+from xner.io import write_json
 from xner.provenance import provenance
 
+from . import folders
 from .exporter import export_model
 from .optimize import optimize, quantize_int8, to_fp16
 from .parity import check
@@ -19,14 +24,42 @@ class ParityError(XnerError):
     pass
 
 
+def _gpu_provider() -> str | None:
+    from .runtime import import_ort
+
+    return "cuda" if "CUDAExecutionProvider" in import_ort().get_available_providers() else None
+
+
 def export(model_dir: str, out: str | Path, exporter: str = "auto", level: str | None = None,
            quantize: str | None = None, fp16: bool = False, eval_corpus: Corpus | None = None,
-           force: bool = False, opset: int = 18, threads: int | None = None, provider: str = "cpu") -> dict:
+           force: bool = False, opset: int = 18, threads: int | None = None, provider: str = "cpu",
+           overwrite: bool = False) -> dict:
     if quantize not in (None, "int8"):
         raise XnerError("--quantize takes int8")
     if quantize and fp16:
         raise XnerError("choose one of --quantize int8 (CPU) or --fp16 (GPU)")
-    out = Path(out)
+    if not Path(model_dir).exists():
+        raise XnerError(f"model folder not found: {model_dir}")
+    target = folders.check_out(Path(out), model_dir, overwrite)
+    tmp = folders.staging(target)
+    try:
+        report = _build(model_dir, tmp, exporter, level, quantize, fp16, eval_corpus, force, opset, threads, provider)
+    except BaseException:
+        folders.discard(tmp)
+        raise
+    if report["passed"] or force:
+        folders.publish(tmp, target)
+        return report
+    kept = folders.reject(tmp, target)
+    bad = [g for g in report["gates"] if not g["passed"]][0]
+    raise ParityError(f"parity gate failed after {bad['after']}: {bad.get('reason') or ''}max |logit diff| "
+                      f"{bad['max_abs_diff']:.2e}, tag agreement {bad['tag_agreement']:.4f}, F1 change "
+                      f"{bad['f1_change']:+.4f} (thresholds {bad['thresholds']}); {out} was left as it was; the "
+                      f"rejected candidate and its report are in {kept}; --force keeps the model anyway")
+
+
+def _build(model_dir: str, out: Path, exporter: str, level: str | None, quantize: str | None, fp16: bool,
+           eval_corpus: Corpus | None, force: bool, opset: int, threads: int | None, provider: str) -> dict:
     t0 = time.time()
     path, used = export_model(model_dir, out, exporter, opset)
     steps: list[dict] = [{"step": "export", "exporter": used, "opset": opset}]
@@ -41,24 +74,25 @@ def export(model_dir: str, out: str | Path, exporter: str = "auto", level: str |
     if quantize:
         steps.append({"step": "quantize", **quantize_int8(path)})
         approximate = True
+    verified_on = provider
     if fp16:
         steps.append({"step": "fp16", **to_fp16(path)})
         approximate = True
+        verified_on = _gpu_provider() or provider  # an fp16 graph is meant for the GPU: gate it there when there is one
     if len(steps) > 1:
-        p = check(model_dir, str(out), eval_corpus, "approximate" if approximate else "exact", provider, threads)
+        p = check(model_dir, str(out), eval_corpus, "approximate" if approximate else "exact", verified_on, threads)
         gates.append({"after": steps[-1]["step"], **p.to_json()})
     passed = all(g["passed"] for g in gates)
     report = {
-        "source_model": str(model_dir), "steps": steps, "gates": gates, "passed": passed, "forced": force and not passed,
+        "tool": folders.MARK, "source_model": str(model_dir), "steps": steps, "gates": gates, "passed": passed,
+        "forced": force and not passed,
         "eval": {"lang": eval_corpus.lang, "sentences": len(eval_corpus), "source": eval_corpus.source}
         if eval_corpus is not None else {"sample": "vocabulary words, seed 0"},
         "onnx_bytes": path.stat().st_size, "seconds": round(time.time() - t0, 1), "provenance": provenance(),
     }
-    (out / "export_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    if not passed and not force:
-        bad = [g for g in gates if not g["passed"]][0]
-        raise ParityError(f"parity gate failed after {bad['after']}: max |logit diff| {bad['max_abs_diff']:.2e}, "
-                          f"tag agreement {bad['tag_agreement']:.4f}, F1 change {bad['f1_change']:+.4f} "
-                          f"(thresholds {bad['thresholds']}); report in {out / 'export_report.json'}; "
-                          "--force keeps the model anyway")
+    if fp16:
+        report["gpu_verified"] = gates[-1]["provider"] in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+        if not report["gpu_verified"]:
+            report["note"] = "fp16 graph not verified on GPU (gated on the CPU provider only)"
+    write_json(out / folders.REPORT, report)
     return report

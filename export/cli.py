@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from xner.cli import command, print_json
@@ -38,7 +37,10 @@ def _export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quantize", choices=["int8"])
     p.add_argument("--fp16", action="store_true")
     p.add_argument("--opset", type=int, default=18)
-    p.add_argument("--force", action="store_true", help="keep the model even if the parity gate fails")
+    p.add_argument("--force", action="store_true", help="keep the model even if the parity gate fails "
+                   "(recorded in the report; without it a failed candidate goes to OUT.rejected and OUT is untouched)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out even if it is a non-empty folder that is not an xner export")
     _add_eval(p)
     p.set_defaults(func=run_export)
 
@@ -47,7 +49,7 @@ def run_export(args: argparse.Namespace) -> int:
     from .build import export
 
     r = export(args.model, args.out, args.exporter, args.optimize, args.quantize, args.fp16, _eval_corpus(args),
-               args.force, args.opset, args.threads)
+               args.force, args.opset, args.threads, overwrite=args.overwrite)
     for g in r["gates"]:
         print(f"gate after {g['after']:<9} {'PASS' if g['passed'] else 'FAIL'}  max|diff| {g['max_abs_diff']:.2e}  "
               f"agreement {g['tag_agreement']:.4f}  F1 {g['f1_reference']:.4f} -> {g['f1_onnx']:.4f} "
@@ -101,6 +103,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from xner.errors import XnerError
+    from xner.io import dumps
 
     from .pipeline import NerPipeline, split_words
 
@@ -114,14 +117,16 @@ def run_predict(args: argparse.Namespace) -> int:
         if not p.is_file():
             raise XnerError(f"{args.input}: no such file")
         if p.suffix in (".tsv", ".conll", ".jsonl", ".parquet"):  # a corpus: tag its words
-            from xner.formats import read_corpus, write_corpus
+            from xner.formats import read_corpus
 
             c = read_corpus(p, repair="keep")
             tagged = c.with_tags(pipe.runtime.predict(c))
-            if args.format == "conll":
+            if args.format == "conll":  # streamed to standard output, never through a file writer
                 sys.stdout.writelines(f"{w}\t{t}\n" if w else "\n" for w, t in _lines(tagged))
             else:
-                write_corpus(tagged, "/dev/stdout", "jsonl")
+                extra = {"lang": tagged.lang} if tagged.lang else {}
+                sys.stdout.writelines(dumps({"tokens": s, "ner_tags": t, **extra}) + "\n"
+                                      for s, t in zip(tagged.sentences(), tagged.tag_lists(), strict=True))
             return 0
         texts = p.read_text(encoding="utf-8").splitlines()
     texts = [t for t in texts if t.strip()]
@@ -129,7 +134,7 @@ def run_predict(args: argparse.Namespace) -> int:
         raise XnerError("no text to tag")
     if args.format == "json":
         for t, ents in zip(texts, pipe.texts(texts), strict=True):
-            print(json.dumps({"text": t, "entities": [e.to_json() for e in ents]}, ensure_ascii=False))
+            print(dumps({"text": t, "entities": [e.to_json() for e in ents]}))
     else:
         words = [[w for w, _, _ in split_words(t)] for t in texts]
         for ws, tags in zip(words, pipe.predict_words(words), strict=True):
@@ -155,13 +160,18 @@ def _serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--threads", type=int)
     p.add_argument("--max-body", type=int, default=1_000_000, help="largest request body in bytes")
+    p.add_argument("--cache-words", type=int, default=200_000,
+                   help="distinct words the encoder caches before it starts afresh (bounds memory)")
+    p.add_argument("--full-metadata", action="store_true",
+                   help="/metadata also shows local paths, the export's command line and host (off by default)")
     p.set_defaults(func=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
-    serve(args.model, args.host, args.port, args.provider, args.threads, args.max_body)
+    serve(args.model, args.host, args.port, args.provider, args.threads, args.max_body, args.cache_words,
+          args.full_metadata)
     return 0
 
 

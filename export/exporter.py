@@ -7,7 +7,6 @@ transformers < 4.58, so the ``torch`` exporter keeps xner working without it.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from xner.errors import XnerError
@@ -124,7 +123,7 @@ def export_model(model_dir: str, out: str | Path, exporter: str = "auto", opset:
         raise XnerError(f"model folder not found: {model_dir}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        shutil.rmtree(out)
+        raise XnerError(f"{out} is not empty: export_model writes into a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
     if exporter == "auto":
         exporter = "optimum" if optimum_available() else "torch"

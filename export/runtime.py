@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -50,7 +51,7 @@ class Runtime:
 
     def __init__(self, path: str | Path, provider: str = "auto", threads: int | None = None,
                  token_budget: int = 8192, max_batch: int = 256, max_length: int | None = None,
-                 file_name: str = "model.onnx"):
+                 file_name: str = "model.onnx", cache_words: int | None = None, allow_failed: bool = False):
         ort = import_ort()
         self.path = Path(path)
         onnx_file = self.path / file_name if self.path.is_dir() else self.path
@@ -58,6 +59,14 @@ class Runtime:
             self.path = self.path.parent
         if not onnx_file.exists():
             raise XnerError(f"no {file_name} in {self.path} (export a model with xner export)")
+        if not (self.path / "config.json").is_file():
+            raise XnerError(f"no config.json in {self.path} (export a model with xner export)")
+        self.report = self._read_report()
+        if self.report and not self.report.get("passed", True) and not self.report.get("forced") and not allow_failed:
+            raise XnerError(f"{self.path}: this export failed its parity gate (see export_report.json); re-export, "
+                            "or export with --force to use it anyway")
+        if threads is not None and threads < 1:
+            raise XnerError(f"--threads must be at least 1, got {threads}")
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -68,15 +77,25 @@ class Runtime:
         providers = choose_providers(provider, ort.get_available_providers())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.session = ort.InferenceSession(str(onnx_file), so, providers=providers)
+            try:
+                self.session = ort.InferenceSession(str(onnx_file), so, providers=providers)
+            except Exception as e:  # onnxruntime's own errors: not a graph, unsupported ops, ...
+                raise XnerError(f"cannot load {onnx_file}: {str(e).splitlines()[0]}") from None
         self.provider = self.session.get_providers()[0]  # what really runs
         if self.provider != providers[0]:
             log.warning("asked for %s but onnxruntime runs %s", providers[0], self.provider)
         self.input_names = [i.name for i in self.session.get_inputs()]
+        if "input_ids" not in self.input_names:
+            raise XnerError(f"{onnx_file}: the graph has no input_ids input (inputs: {self.input_names})")
         outputs = [o.name for o in self.session.get_outputs()]
-        self.output_name = outputs[0]
+        self.output_name = "logits" if "logits" in outputs else outputs[0]
         self.hidden_name = "last_hidden_state" if "last_hidden_state" in outputs else None
-        cfg = json.loads((self.path / "config.json").read_text())
+        try:
+            cfg = json.loads((self.path / "config.json").read_text())
+        except ValueError as e:
+            raise XnerError(f"{self.path / 'config.json'}: not JSON ({e})") from None
+        if not isinstance(cfg.get("id2label"), dict):
+            raise XnerError(f"{self.path / 'config.json'}: no id2label (export a token-classification model)")
         self.config = cfg
         tags = [cfg["id2label"][str(i)] for i in range(len(cfg["id2label"]))]
         self.labels = LabelSet.from_tags(tags)
@@ -87,15 +106,23 @@ class Runtime:
         self.tokenizer = load_tokenizer(str(self.path))
         limit = max_length or min(cfg.get("max_position_embeddings", 512) - (2 if cfg.get("model_type") in
                                   ("xlm-roberta", "roberta") else 0), 512)
-        self.encoder = WordEncoder(self.tokenizer, limit)
+        self.encoder = WordEncoder(self.tokenizer, limit, max_words=cache_words)
         self.token_budget = token_budget
         self.max_batch = max_batch
-        self.report = self._read_report()
+        self._stat_lock = threading.Lock()
         self.infer_seconds = 0.0  # time spent inside the session, for profiles
+        if self.on_cuda and self.report and self.report.get("gpu_verified") is False:
+            log.warning("%s: this fp16 graph was not verified on a GPU when it was exported (%s)", self.path,
+                        self.report.get("note", "gated on the CPU only"))
 
     def _read_report(self) -> dict | None:
         p = self.path / "export_report.json"
-        return json.loads(p.read_text()) if p.exists() else None
+        if not p.exists():
+            return None
+        try:
+            return json.loads(p.read_text())
+        except ValueError as e:
+            raise XnerError(f"{p}: not JSON ({e})") from None
 
     @property
     def on_cuda(self) -> bool:
@@ -118,10 +145,17 @@ class Runtime:
                     binding.bind_cpu_input(k, v)
                 binding.bind_output(name, "cpu")
                 self.session.run_with_iobinding(binding)
-                return binding.copy_outputs_to_cpu()[0]
-            return self.session.run([name], feeds)[0]
+                out = binding.copy_outputs_to_cpu()[0]
+            else:
+                out = self.session.run([name], feeds)[0]
         finally:
-            self.infer_seconds += time.perf_counter() - t0
+            with self._stat_lock:
+                self.infer_seconds += time.perf_counter() - t0
+        width = self.labels.num_tags if name == self.output_name else None
+        if out.ndim != 3 or out.shape[:2] != ids.shape or (width is not None and out.shape[2] != width):
+            raise XnerError(f"{self.path}: output {name!r} has shape {out.shape}; expected {ids.shape + (width or -1,)} "
+                            f"({'one logit per label' if width else 'one vector per token'})")
+        return out
 
     def word_vectors(self, words: list[str]) -> np.ndarray:
         """The encoder's vector of each word alone (its first sub-token's last hidden state)."""

@@ -6,12 +6,13 @@ is sent); bad input gets a 4xx with ``{"error": ...}`` and the server keeps serv
 
 from __future__ import annotations
 
-import json
+import threading
 import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from xner.errors import XnerError
+from xner.io import dumps
 
 from .pipeline import NerPipeline
 
@@ -62,22 +63,42 @@ class BodyLimit:
 
 
 async def _json(send, status: int, body: dict) -> None:
-    data = json.dumps(body).encode()
+    data = dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
     await send({"type": "http.response.body", "body": data})
 
 
+#: distinct words the server's encoder caches before it starts afresh (memory stays bounded)
+CACHE_WORDS = 200_000
+
+
+def public_metadata(description: dict) -> dict:
+    """What ``/metadata`` shows by default: the model's interface, never local paths, the command line
+    or the host (``--full-metadata`` opts in to the whole description)."""
+    export = description.get("export") or {}
+    return {k: description.get(k) for k in ("provider", "inputs", "labels", "max_length", "model_type")} | {
+        "export": {"passed": export.get("passed"), "forced": export.get("forced"),
+                   "steps": [{k: v for k, v in st.items() if k in ("step", "exporter", "level", "type", "dtype")}
+                             for st in export.get("steps", [])]} if export else None}
+
+
 def create_app(model_dir: str, provider: str = "auto", threads: int | None = None, max_body: int = 1_000_000,
-               max_items: int = 256, max_chars: int = 20_000):
+               max_items: int = 256, max_chars: int = 20_000, cache_words: int = CACHE_WORDS,
+               full_metadata: bool = False):
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
-    pipe = NerPipeline(model_dir, provider=provider, threads=threads)
+
+    from .runtime import Runtime
+
+    pipe = NerPipeline(Runtime(model_dir, provider=provider, threads=threads, cache_words=cache_words))
     started = time.time()
     stats = {"requests": 0, "items": 0}
+    stats_lock = threading.Lock()  # handlers run in a thread pool
 
     app = FastAPI(title="xner", description="Cross-lingual NER over ONNX Runtime")
+    app.state.pipeline = pipe
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -90,12 +111,17 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
 
     @app.get("/health")
     def health():
-        return {"status": "ok", "provider": pipe.runtime.provider, "uptime_s": round(time.time() - started, 1), **stats}
+        with stats_lock:
+            counts = dict(stats)
+        return {"status": "ok", "provider": pipe.runtime.provider, "uptime_s": round(time.time() - started, 1),
+                **counts}
 
     @app.get("/metadata")
     def metadata():
-        return {**pipe.runtime.describe(), "limits": {"max_body_bytes": max_body, "max_items": max_items,
-                                                      "max_chars": max_chars}}
+        d = pipe.runtime.describe()
+        return {**(d if full_metadata else public_metadata(d)),
+                "limits": {"max_body_bytes": max_body, "max_items": max_items, "max_chars": max_chars,
+                           "cache_words": cache_words}}
 
     @app.post("/predict")
     def predict(req: PredictRequest):
@@ -114,8 +140,9 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
             if isinstance(it, str) and not it.strip():
                 raise XnerError("empty text")
         result = pipe.words(items) if req.words is not None else pipe.texts(items)
-        stats["requests"] += 1
-        stats["items"] += len(items)
+        with stats_lock:
+            stats["requests"] += 1
+            stats["items"] += len(items)
         ents = [[e.to_json() for e in r] for r in result]
         return {"entities": ents[0]} if req.text is not None else {"entities": ents}
 
@@ -123,7 +150,9 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
 
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto",
-          threads: int | None = None, max_body: int = 1_000_000) -> None:
+          threads: int | None = None, max_body: int = 1_000_000, cache_words: int = CACHE_WORDS,
+          full_metadata: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(model_dir, provider, threads, max_body), host=host, port=port, log_level="info")
+    app = create_app(model_dir, provider, threads, max_body, cache_words=cache_words, full_metadata=full_metadata)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from xner.cli import add_data_dir, command, set_torch_threads
@@ -59,9 +58,8 @@ def _perturb(sub: argparse._SubParsersAction) -> None:
 
 
 def run_perturb(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from xner.formats import write_corpus
+    from xner.io import write_json
     from xner.provenance import provenance
 
     from .perturbations import make
@@ -81,7 +79,7 @@ def run_perturb(args: argparse.Namespace) -> int:
     stats = {"source": {"data": src.name, "lang": args.lang, "split": args.split, "train_lang": args.train_lang},
              "perturbation": pert.name, "params": pert.params, "seed": args.seed, "stats": r.stats,
              "provenance": provenance()}
-    Path(str(args.out) + ".stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False, default=str))
+    write_json(str(args.out) + ".stats.json", stats)
     st = r.stats
     print(f"{pert!r}: edited {st['tokens_edited']}/{st['tokens']} tokens, {st['entities_edited']}/{st['entities']} "
           f"entities, {st['sentences_edited']}/{st['sentences']} sentences -> {args.out}")

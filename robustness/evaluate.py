@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from xner.corpus import Corpus
-from xner.formats import atomic_write
+from xner.io import atomic_write, dumps
 from xner.metrics import EntityCounts, paired_bootstrap
-from xner.provenance import json_default, provenance
+from xner.provenance import provenance
 
 from .perturbations import Context, make, names
 
@@ -88,7 +87,7 @@ def all_perturbations() -> list[str]:
 
 
 def write_rows(rows: list[dict], path: str | Path) -> None:
-    atomic_write(path, (json.dumps(r, ensure_ascii=False, default=json_default) + "\n" for r in rows))
+    atomic_write(path, (dumps(r) + "\n" for r in rows))
 
 
 def render(rows: list[dict]) -> str:

@@ -7,7 +7,9 @@ sentence index), never on batch size, order or the number of workers.
 
 from __future__ import annotations
 
+import unicodedata
 import zlib
+from functools import lru_cache
 
 import numba
 import numpy as np
@@ -47,6 +49,40 @@ def uniform(seed, key, sent, counter):
 @numba.njit(cache=True)
 def randint(seed, key, sent, counter, n):
     return np.int64(draw(seed, key, sent, counter) % np.uint64(n))
+
+
+@numba.njit(cache=True)
+def uniforms(seed, key, units, counter):
+    """``uniform(seed, key, unit, counter)`` for every unit id."""
+    out = np.empty(units.shape[0], dtype=np.float64)
+    for i in range(units.shape[0]):
+        out[i] = uniform(seed, key, units[i], counter)
+    return out
+
+
+def shift_donors(groupings: list[np.ndarray], units: np.ndarray, seed: int, key) -> np.ndarray:
+    """A donor per unit (-1: none): the next unit of its group in an order keyed by (seed, key, unit id),
+    cyclically, so no unit is its own donor and each donates once.  Units alone in their group under
+    one grouping (rows of a 2-d array) are grouped again by the next one."""
+    n = units.shape[0]
+    donor = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return donor
+    keys = uniforms(seed, key, units.astype(np.int64), 99991)
+    for grouping in groupings:
+        free = np.flatnonzero(donor < 0)
+        if free.size < 2:
+            break
+        gid = np.unique(grouping[free], axis=0, return_inverse=True)[1].ravel()
+        order = np.lexsort((units[free], keys[free], gid))
+        idx, g = free[order], gid[order]
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        ends = np.r_[starts[1:], idx.size]
+        nxt = np.arange(1, idx.size + 1)
+        nxt[ends - 1] = starts  # the last of a group takes the first
+        ok = np.repeat(ends - starts >= 2, ends - starts)
+        donor[idx[ok]] = idx[nxt[ok]]
+    return donor
 
 
 @numba.njit(cache=True)
@@ -125,18 +161,6 @@ def replace_chunks(words, tags, offsets, prev_edit, chunks, chosen, item_start, 
 
 
 @numba.njit(cache=True)
-def chunk_surface_ids(words, chunks, surface_hash_seed):
-    """64-bit hash of each chunk's word ids (untyped)."""
-    out = np.empty(chunks.shape[0], dtype=np.uint64)
-    for r in range(chunks.shape[0]):
-        h = np.uint64(surface_hash_seed)
-        for i in range(chunks[r, 1], chunks[r, 2]):
-            h = splitmix(h ^ np.uint64(words[i] + 1))
-        out[r] = h
-    return out
-
-
-@numba.njit(cache=True)
 def select_tokens(eligible, offsets, sid, p, seed, key):
     """Bernoulli(p) selection of eligible tokens, keyed by (sentence, position in sentence)."""
     out = np.zeros(eligible.shape[0], dtype=np.bool_)
@@ -187,15 +211,111 @@ def pick_tokens(selected, offsets, sid, n_choices, seed, key, salt):
 
 # -- character noise over code points -----------------------------------------------------------
 
+#: QWERTY neighbours (Latin); other characters fall back to letters of their own script nearby
+_QWERTY = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+
+
+def _keyboard_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    nb: dict[int, list[int]] = {}
+    for r, row in enumerate(_QWERTY):
+        for c, ch in enumerate(row):
+            near = [_QWERTY[rr][cc] for rr in (r - 1, r, r + 1) if 0 <= rr < 3
+                    for cc in (c - 1, c, c + 1) if 0 <= cc < len(_QWERTY[rr]) and (rr, cc) != (r, c)]
+            nb[ord(ch)] = [ord(x) for x in near]
+            nb[ord(ch.upper())] = [ord(x.upper()) for x in near]
+    keys = sorted(nb)
+    off = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([len(nb[k]) for k in keys], out=off[1:])
+    return np.asarray(keys, np.int32), np.asarray([x for k in keys for x in nb[k]], np.int32), off
+
+
+KEYBOARD = _keyboard_map()
+#: name prefixes that are not scripts by themselves: the script is named by the next word too
+_PREFIXES = {"OLD", "NEW", "FULLWIDTH", "HALFWIDTH", "MATHEMATICAL", "SMALL", "CIRCLED", "PARENTHESIZED",
+             "SQUARED", "NEGATIVE", "CAPITAL", "TAG", "MEROITIC"}
+_NOT_SCRIPTS = {"COMBINING", "MODIFIER", "VEDIC", "MUSICAL"}
+#: letters and marks that can be typed into a word (no modifier letters, no enclosing marks)
+_TYPABLE = {"Lu", "Ll", "Lt", "Lo", "Mn", "Mc"}
+NEIGHBOURS = 4  # letters an insertion may pick besides a copy of its anchor
+
+
+def script_key(cp: int) -> str:
+    """The script a letter or mark belongs to, from its Unicode name ("ARABIC LETTER BEH" -> ARABIC);
+    "" for anything else (separators, controls, format characters such as ZWNJ, digits, punctuation,
+    symbols, generic combining marks)."""
+    ch = chr(cp)
+    if unicodedata.category(ch) not in _TYPABLE:
+        return ""
+    words = unicodedata.name(ch, "").split()
+    if not words or words[0] in _NOT_SCRIPTS or "ACCENT" in words or "STRESS" in words:
+        return ""  # generic marks; prosodic accents of any script
+    return " ".join(words[:2]) if words[0] in _PREFIXES and len(words) > 2 else words[0]
+
+
+@lru_cache(maxsize=4096)
+def _block(block: int) -> tuple[tuple[int, str], ...]:
+    """(code point, script) of the typable letters and marks of a 128-code-point block."""
+    return tuple((c, k) for c in range(block * 128, min(block * 128 + 128, 0x110000)) if (k := script_key(c)))
+
+
+@lru_cache(maxsize=65536)
+def _near(cp: int) -> tuple[int, ...] | None:
+    """The nearest letters/marks of ``cp``'s script in its block (None: ``cp`` has no script)."""
+    k = script_key(cp)
+    if not k:
+        return None
+    same = [c for c, kc in _block(cp // 128) if kc == k and c != cp]
+    return tuple(sorted(same, key=lambda c: (abs(c - cp), c))[:NEIGHBOURS])
+
+
+def script_neighbours(cps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code points that are letters of a script, sorted; their same-script neighbours as a CSR)."""
+    uniq = [c for c in np.unique(cps).tolist() if _near(c) is not None]
+    near = [_near(c) for c in uniq]
+    off = np.zeros(len(uniq) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in near], out=off[1:])
+    return np.asarray(uniq, np.int32), np.asarray([c for x in near for c in x], np.int32), off
+
+
+def codepoints(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-32 code points of strings as a CSR, decoded in one call."""
+    cp = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.int32)
+    lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    off = np.zeros(len(strings) + 1, dtype=np.int64)
+    np.cumsum(lens, out=off[1:])
+    return cp, off
+
+
+@numba.njit(cache=True, inline="always")
+def _find(table, c):
+    """Index of ``c`` in a sorted table, or -1."""
+    lo = np.searchsorted(table, c)
+    return lo if lo < table.shape[0] and table[lo] == c else -1
+
 
 @numba.njit(cache=True)
-def char_noise(cp, cp_off, token_word, selected, offsets, sid, kb_from, kb_to, kb_off, ops_mask, seed, key):
+def _anchors(flags, a, n, want, r):
+    """Characters ``a..a+n`` whose ``flags`` have bit ``want`` (1: may anchor an insert, 2: a
+    substitution): their count if ``r < 0``, else the r-th one's offset."""
+    for k in range(n):
+        if flags[a + k] & want:
+            if r == 0:
+                return k
+            r -= 1
+    return -r - 1
+
+
+@numba.njit(cache=True)
+def char_noise(cp, cp_off, token_word, selected, offsets, sid, kb_from, kb_to, kb_off, nb_from, nb_to, nb_off,
+               ops_mask, seed, key):
     """Typos on selected tokens; returns (new code points CSR per selected token, op used).
 
-    Operations (chosen per token among those enabled in ``ops_mask``): 0 swap adjacent
-    characters, 1 drop a character, 2 insert a character of the word's own script (a copy of a
-    neighbour, shifted within its Unicode block), 3 replace by a keyboard neighbour (from the
-    given map; falls back to a same-block neighbour).  Tokens of one character only get 2 or 3.
+    Operations (chosen per token among those enabled in ``ops_mask`` that apply): 0 swap adjacent
+    characters, 1 drop a character, 2 insert, before a letter, a copy of it or one of its nearest
+    same-script letters/marks (``nb_*``: a CSR over sorted code points), 3 replace a letter by a
+    keyboard neighbour (``kb_*``) or else a nearest same-script letter.  Inserted and substituted
+    characters are thus always letters or marks of the anchor's script, never separators, controls
+    or format characters; tokens of one character only get 2 or 3.
     """
     n_sel = 0
     need = 16
@@ -207,6 +327,17 @@ def char_noise(cp, cp_off, token_word, selected, offsets, sid, kb_from, kb_to, k
     out_tok = np.empty(n_sel, dtype=np.int64)
     op_used = np.empty(n_sel, dtype=np.int8)
     buf = np.empty(need, dtype=np.int32)
+    ops = np.empty(4, dtype=np.int64)
+    # per code point: its row in the neighbour and keyboard tables, and what it can anchor
+    nb_row = np.empty(cp.shape[0], dtype=np.int64)
+    kb_row = np.empty(cp.shape[0], dtype=np.int64)
+    flags = np.zeros(cp.shape[0], dtype=np.int8)
+    for k in range(cp.shape[0]):
+        nb_row[k] = _find(nb_from, cp[k])
+        kb_row[k] = _find(kb_from, cp[k])
+        has_nb = nb_row[k] >= 0 and nb_off[nb_row[k] + 1] > nb_off[nb_row[k]]
+        has_kb = kb_row[k] >= 0 and kb_off[kb_row[k] + 1] > kb_off[kb_row[k]]
+        flags[k] = (1 if nb_row[k] >= 0 else 0) | (2 if has_nb or has_kb else 0)
     q = 0
     j = 0
     for s in range(offsets.shape[0] - 1):
@@ -217,60 +348,53 @@ def char_noise(cp, cp_off, token_word, selected, offsets, sid, kb_from, kb_to, k
             a = cp_off[w]
             n = cp_off[w + 1] - a
             local = i - offsets[s]
-            # pick an enabled op that applies
-            ops = np.empty(4, dtype=np.int64)
+            n_ins = _anchors(flags, a, n, 1, -1)
+            n_sub = _anchors(flags, a, n, 2, -1)
             m = 0
             for o in range(4):
-                if ops_mask[o] and (n >= 2 or o >= 2) and n >= 1:
+                if ops_mask[o] and ((o < 2 and n >= 2) or (o == 2 and n_ins > 0) or (o == 3 and n_sub > 0)):
                     ops[m] = o
                     m += 1
             out_tok[j] = i
-            if m == 0:
-                for k in range(n):
-                    buf[q] = cp[a + k]
-                    q += 1
-                op_used[j] = -1
-                j += 1
-                out_off[j] = q
-                continue
-            op = ops[randint(seed, key, sid[s], local * 4 + 1, m)]
-            pos = randint(seed, key, sid[s], local * 4 + 2, n - 1 if op == 0 else n)
+            op = ops[randint(seed, key, sid[s], local * 4 + 1, m)] if m else -1
             op_used[j] = op
+            if op == 0 or op == 1:
+                pos = randint(seed, key, sid[s], local * 4 + 2, n - 1 if op == 0 else n)
+            elif op == 2:
+                pos = _anchors(flags, a, n, 1, randint(seed, key, sid[s], local * 4 + 2, n_ins))
+            elif op == 3:
+                pos = _anchors(flags, a, n, 2, randint(seed, key, sid[s], local * 4 + 2, n_sub))
+            else:
+                pos = -1
             for k in range(n):
                 c = cp[a + k]
-                if op == 0 and k == pos:
-                    buf[q] = cp[a + k + 1]
-                    q += 1
-                elif op == 0 and k == pos + 1:
-                    buf[q] = cp[a + k - 1]
-                    q += 1
-                elif op == 1 and k == pos:
+                if k != pos:
+                    if not (op == 0 and k == pos + 1):
+                        buf[q] = c
+                        q += 1
                     continue
-                elif op == 2 and k == pos:
-                    # insert a character from the same 128-code-point block as this one
-                    base = (c // 128) * 128
-                    delta = randint(seed, key, sid[s], local * 4 + 3, 5) - 2
-                    ins = c + delta
-                    if ins < base or ins >= base + 128 or ins <= 32:
-                        ins = c
-                    buf[q] = ins
-                    q += 1
-                    buf[q] = c
-                    q += 1
-                elif op == 3 and k == pos:
-                    # keyboard neighbour if the map has one, else a same-block neighbour
-                    lo = np.searchsorted(kb_from, c)
-                    if lo < kb_from.shape[0] and kb_from[lo] == c and kb_off[lo + 1] > kb_off[lo]:
-                        cnt = kb_off[lo + 1] - kb_off[lo]
-                        buf[q] = kb_to[kb_off[lo] + randint(seed, key, sid[s], local * 4 + 3, cnt)]
+                if op == 0:  # swap with the next character
+                    buf[q] = cp[a + k + 1]
+                    buf[q + 1] = c
+                    q += 2
+                elif op == 2:  # a copy of the anchor or one of its nearest same-script letters, then the anchor
+                    nb = nb_row[a + k]
+                    cnt = nb_off[nb + 1] - nb_off[nb]
+                    r = randint(seed, key, sid[s], local * 4 + 3, cnt + 1)
+                    buf[q] = c if r == cnt else nb_to[nb_off[nb] + r]
+                    buf[q + 1] = c
+                    q += 2
+                elif op == 3:  # a keyboard neighbour if the map has one, else one of the two nearest letters
+                    kb = kb_row[a + k]
+                    if kb >= 0 and kb_off[kb + 1] > kb_off[kb]:
+                        cnt = kb_off[kb + 1] - kb_off[kb]
+                        buf[q] = kb_to[kb_off[kb] + randint(seed, key, sid[s], local * 4 + 3, cnt)]
                     else:
-                        base = (c // 128) * 128
-                        alt = c + (1 if randint(seed, key, sid[s], local * 4 + 3, 2) == 0 else -1)
-                        buf[q] = alt if (alt >= base and alt < base + 128 and alt > 32) else c
+                        nb = nb_row[a + k]
+                        cnt = min(2, nb_off[nb + 1] - nb_off[nb])
+                        buf[q] = nb_to[nb_off[nb] + randint(seed, key, sid[s], local * 4 + 3, cnt)]
                     q += 1
-                else:
-                    buf[q] = c
-                    q += 1
+                # op 1: the character at pos is dropped
             j += 1
             out_off[j] = q
     return buf[:q].copy(), out_off, out_tok, op_used

@@ -14,6 +14,7 @@ edits every eligible unit (the reference study's behaviour for its perturbations
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -370,57 +371,58 @@ def _chunk_ids(corpus: Corpus, chunks: np.ndarray) -> np.ndarray:
 @register
 class EntityResample(Perturbation):
     """Each mention -> another same-type mention of the same test set, length-matched when possible,
-    without replacement (a keyed cyclic shift inside each (type, length) group)."""
+    without replacement: a cyclic shift inside each (type, length) group, in an order keyed by
+    (seed, parameters, chunk), so every seed draws other donors."""
 
     name = "entity_resample"
     defaults = {"rate": 0.3}
 
     def prepare(self, corpus, ctx):
+        # donors depend on the seed, which ``prepare`` does not get: they are drawn (once per seed, on
+        # the whole corpus, so that batches agree with the whole) by the first ``_apply`` that needs them
         chunks = corpus.chunks()
-        n = chunks.shape[0]
-        donor = np.full(n, -1, dtype=np.int64)
-        if n >= 2:
-            ids = _chunk_ids(corpus, chunks)
-            keys = np.array([K.uniform(0, self.key, int(i), 99991) for i in ids.tolist()])
-            length = chunks[:, 2] - chunks[:, 1]
-            for group in (np.stack([chunks[:, 3], length], 1), chunks[:, 3:4]):  # length-matched, then any length
-                free = np.flatnonzero(donor < 0)
-                if free.size < 2:
-                    break
-                _, gid = np.unique(group[free], axis=0, return_inverse=True)
-                order = np.lexsort((keys[free], gid.ravel()))
-                idx, g = free[order], gid.ravel()[order]
-                starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-                for a, b in zip(starts.tolist(), np.r_[starts[1:], idx.size].tolist(), strict=True):
-                    if b - a >= 2:
-                        donor[idx[a:b]] = np.roll(idx[a:b], -1)
-        surf = chunk_keys(corpus.words.astype(np.int64), chunks, False)
+        return {"corpus": corpus, "chunks": chunks, "ids": _chunk_ids(corpus, chunks), "vocab": corpus.vocab,
+                "surface": chunk_keys(corpus.words.astype(np.int64), chunks, False), "seeds": {},
+                "lock": threading.Lock()}
+
+    def _donors(self, st: dict, seed: int) -> dict:
+        with st["lock"]:
+            if seed not in st["seeds"]:
+                if len(st["seeds"]) >= 8:
+                    st["seeds"].clear()
+                st["seeds"][seed] = self._draw(st, seed)
+            return st["seeds"][seed]
+
+    def _draw(self, st: dict, seed: int) -> dict:
+        chunks, ids, surf, words = st["chunks"], st["ids"], st["surface"], st["corpus"].words
+        donor = K.shift_donors([np.stack([chunks[:, 3], chunks[:, 2] - chunks[:, 1]], 1), chunks[:, 3]], ids, seed,
+                               self.key)
         has = (donor >= 0) & (surf[np.maximum(donor, 0)] != surf)
         # donors are words of this corpus: keep them as word ids (batches share the vocabulary)
-        keys = _chunk_ids(corpus, chunks)[has]
-        order = np.argsort(keys)
+        order = np.argsort(ids[has])
         d = donor[has][order]
         lengths = chunks[d, 2] - chunks[d, 1]
         ends = np.cumsum(lengths)
         spans = zip(chunks[d, 1].tolist(), chunks[d, 2].tolist(), strict=True)
-        words = np.concatenate([corpus.words[a:b] for a, b in spans]) if d.size else np.zeros(0, np.int32)
-        return {"keys": keys[order], "start": ends - lengths, "end": ends, "words": words, "vocab": corpus.vocab,
-                "p": self.probability(n, int(has.sum()))}
+        return {"keys": ids[has][order], "start": ends - lengths, "end": ends,
+                "words": np.concatenate([words[a:b] for a, b in spans]) if d.size else np.zeros(0, np.int32),
+                "p": self.probability(chunks.shape[0], int(has.sum()))}
 
     def _apply(self, corpus, seed, ctx, prev, st):
         if corpus.vocab is not st["vocab"]:
             raise XnerError("entity_resample: state prepared on another vocabulary")
+        dn = self._donors(st, seed)
         chunks = corpus.chunks()
         ids = _chunk_ids(corpus, chunks)
-        pos = np.searchsorted(st["keys"], ids)
-        pos_c = np.minimum(pos, max(st["keys"].size - 1, 0))
-        eligible = (st["keys"].size > 0) & (st["keys"][pos_c] == ids) if st["keys"].size else np.zeros(ids.size, bool)
+        pos = np.searchsorted(dn["keys"], ids)
+        pos_c = np.minimum(pos, max(dn["keys"].size - 1, 0))
+        eligible = (dn["keys"][pos_c] == ids) if dn["keys"].size else np.zeros(ids.size, bool)
         # one Bernoulli draw per chunk, keyed by the chunk's global id (each chunk as a one-unit "sentence")
-        take = K.select_tokens(np.ones(chunks.shape[0], np.bool_), np.arange(chunks.shape[0] + 1), ids, st["p"],
+        take = K.select_tokens(np.ones(chunks.shape[0], np.bool_), np.arange(chunks.shape[0] + 1), ids, dn["p"],
                                seed, self.key)
         chosen = np.where(take & eligible, pos_c, -1)
-        out = _chunk_replace(corpus, prev, chunks, chosen, corpus.vocab, st["start"], st["end"], st["words"])
-        out.stats.update(eligible=int(eligible.sum()), probability=st["p"])
+        out = _chunk_replace(corpus, prev, chunks, chosen, corpus.vocab, dn["start"], dn["end"], dn["words"])
+        out.stats.update(eligible=int(eligible.sum()), probability=dn["p"])
         return out
 
 
@@ -508,35 +510,7 @@ def _mlm_fill(mlm: str, corpus: Corpus, sel: np.ndarray, top_k: int, seed: int, 
 
 # -- beyond the study ---------------------------------------------------------------------------------
 
-#: QWERTY neighbours (Latin); other scripts fall back to neighbours in the same Unicode block
-_QWERTY = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
-
-
-def _keyboard_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    nb: dict[int, list[int]] = {}
-    for r, row in enumerate(_QWERTY):
-        for c, ch in enumerate(row):
-            near = [_QWERTY[rr][cc] for rr in (r - 1, r, r + 1) if 0 <= rr < 3
-                    for cc in (c - 1, c, c + 1) if 0 <= cc < len(_QWERTY[rr]) and (rr, cc) != (r, c)]
-            nb[ord(ch)] = [ord(x) for x in near]
-            nb[ord(ch.upper())] = [ord(x.upper()) for x in near]
-    keys = sorted(nb)
-    off = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum([len(nb[k]) for k in keys], out=off[1:])
-    return np.asarray(keys, np.int32), np.asarray([x for k in keys for x in nb[k]], np.int32), off
-
-
-_KB = _keyboard_map()
 CHAR_OPS = ("swap", "drop", "insert", "keyboard")
-
-
-def _codepoints(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """UTF-32 code points of strings as a CSR, decoded in one call."""
-    cp = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.int32)
-    lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
-    off = np.zeros(len(strings) + 1, dtype=np.int64)
-    np.cumsum(lens, out=off[1:])
-    return cp, off
 
 
 def _alpha_of(strings: list[str]) -> np.ndarray:
@@ -548,7 +522,8 @@ def _alpha_of(strings: list[str]) -> np.ndarray:
 
 @register
 class CharNoise(Perturbation):
-    """Script-aware typos (swap, drop, insert, keyboard neighbour) on a rate of word tokens."""
+    """Script-aware typos (swap, drop, insert, keyboard neighbour) on a rate of word tokens; inserted and
+    substituted characters are letters or marks of the word's own script (see ``kernels.char_noise``)."""
 
     name = "char_noise"
     unit = "tokens"
@@ -577,9 +552,9 @@ class CharNoise(Perturbation):
         uw, local = np.unique(corpus.words[sel], return_inverse=True)
         token_word = np.zeros(corpus.n_tokens, dtype=np.int32)
         token_word[sel] = local
-        cp, off = _codepoints([corpus.vocab.strings[w] for w in uw.tolist()])
-        buf, boff, tok, _ = K.char_noise(cp, off, token_word, sel, corpus.offsets, corpus.sentence_ids, _KB[0],
-                                         _KB[1], _KB[2], st["ops"], seed, self.key)
+        cp, off = K.codepoints([corpus.vocab.strings[w] for w in uw.tolist()])
+        buf, boff, tok, _ = K.char_noise(cp, off, token_word, sel, corpus.offsets, corpus.sentence_ids, *K.KEYBOARD,
+                                         *K.script_neighbours(cp), st["ops"], seed, self.key)
         # only the edited tokens become strings: the new code points are decoded in one go
         text = buf.tobytes().decode("utf-32-le")
         bo = boff.tolist()

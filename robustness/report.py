@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from xner.io import dumps, write_json
 from xner.provenance import provenance
 
 from .store import Store
@@ -220,10 +220,10 @@ def build(store_path: str | Path, out: str | Path) -> dict:
                       f"{cr['spearman']:+.2f} | {ci('spearman_ci')} |")
     plots = _plots(rows, groups, perts, heat, out)
     md += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
-    md += ["", "## How this was made", "", "```json", json.dumps(provenance(store=str(store_path),
-                                                                             runs=len(runs)), indent=2), "```"]
+    md += ["", "## How this was made", "", "```json", dumps(provenance(store=str(store_path),
+                                                                        runs=len(runs)), indent=2), "```"]
     (out / "report.md").write_text("\n".join(md), encoding="utf-8")
-    (out / "correlations.json").write_text(json.dumps(corr, indent=2))
+    write_json(out / "correlations.json", corr)
     return {"report": str(out / "report.md"), "plots": [str(p) for p in plots], "cells": len(rows),
             "main_table": "\n".join(md[md.index("## F1 under each perturbation"):][:len(groups) + 6])}
 

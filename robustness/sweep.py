@@ -2,10 +2,11 @@
 
 A config (TOML, or the same dict from Python) names models, settings, targets and the robustness
 grid.  The runner trains, distils and exports what each cell needs, reusing artefacts keyed by
-their inputs (a model is trained once for all its cells; an interrupted training resumes), then
-evaluates cells and writes each one to the SQLite store in its own transaction.  A rerun skips
-finished cells.  ``executor="ray"`` evaluates the cells as Ray tasks; artefacts are built by the
-driver first, so both executors score the very same ONNX files and give identical rows.
+their inputs (built once, even by concurrent sweeps: :func:`store.build_once`; an interrupted
+training resumes), then evaluates cells and writes each one to the SQLite store in its own
+transaction.  A rerun skips finished cells.  ``executor="ray"`` evaluates the cells as Ray tasks;
+artefacts are built by the driver first, so both executors score the very same ONNX files and give
+identical rows.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from xner.errors import XnerError
+from xner.threads import available_cpus
 
-from .store import Store, cell_key
+from .store import Store, build_once, cell_key, read_done
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 SETTING_KINDS = ("native", "zero-shot", "joint", "student")
@@ -174,12 +176,6 @@ class Artifacts:
         self.data_name = data_name
         root.mkdir(parents=True, exist_ok=True)
 
-    def _done(self, d: Path) -> bool:
-        return (d / "DONE").exists()
-
-    def _finish(self, d: Path, info: dict) -> None:
-        (d / "DONE").write_text(json.dumps(info, indent=2, default=str))
-
     def base_model(self, name: str) -> str:
         spec = self.models[name]
         if "hub" in spec:
@@ -187,8 +183,8 @@ class Artifacts:
         if "path" in spec:
             return spec["path"]
         init = dict(spec["init"])
-        d = self.root / f"init-{_key(init)}"
-        if not self._done(d):
+
+        def build(d: Path) -> dict:
             from xner.training.models import init_model
 
             vocab = init.pop("vocab", None)
@@ -203,8 +199,10 @@ class Artifacts:
                             langs.update(dict.fromkeys(resolve_sources(s.get("sources", "pair"), t)))
                 files = [str(self.source.path(lang, "train")) for lang in langs]
             init_model(init.pop("arch", "bert"), d, vocab=vocab, train_tokenizer_on=files, **init)
-            self._finish(d, {"init": spec["init"]})
-        return str(d)
+            return {"init": spec["init"]}
+
+        build_once(self.root, f"init-{_key(spec['init'])}", build)
+        return str(self.root / f"init-{_key(spec['init'])}")
 
     def _mbert_vocab(self) -> str:
         root = getattr(self.source, "root", None)
@@ -231,13 +229,15 @@ class Artifacts:
         tcfg = dict(self.cfg["train"])
         hp = resolve(tcfg.pop("preset", "study"), **tcfg)
         seed = int(self.cfg.get("train_seed", 42))
-        d = self.root / f"train-{_key([self.models[model], langs, hp, seed, self.data_name, self.cfg.get('train_max_sentences')])}"
-        if not self._done(d):
-            base = self.base_model(model)
-            card = finetune(base, [self._train_split(x) for x in langs], None, d, hp, seed=seed,
-                            setting="multi" if len(langs) > 1 else "single", data=self.data_name)
-            self._finish(d, {"model": model, "langs": langs, "steps": card["steps"]})
-        return str(d)
+        name = f"train-{_key([self.models[model], langs, hp, seed, self.data_name, self.cfg.get('train_max_sentences')])}"
+
+        def build(d: Path) -> dict:
+            card = finetune(self.base_model(model), [self._train_split(x) for x in langs], None, d, hp, seed=seed,
+                            setting="multi" if len(langs) > 1 else "single", data=self.data_name, **_fresh(finetune))
+            return {"model": model, "langs": langs, "steps": card["steps"]}
+
+        build_once(self.root, name, build, resumable=True)
+        return str(self.root / name)
 
     def distilled(self, model: str, sources: tuple[str, ...], target: str, weighting: str) -> str:
         from xner.training.distill import distill
@@ -250,16 +250,19 @@ class Artifacts:
         hp = resolve(dcfg.pop("preset", "student"), **dcfg)
         seed = int(self.cfg.get("train_seed", 42))
         names = [Path(t).name for t in teachers]  # artefact names are hashes of their inputs
-        d = self.root / f"distill-{_key([names, target, weighting, hp, student, layers, seed])}"
-        if not self._done(d):
+        name = f"distill-{_key([names, target, weighting, hp, student, layers, seed])}"
+
+        def build(d: Path) -> dict:
             t = self._train_split(target)
             unl = t.with_tags(np.zeros_like(t.tags))
             srcs = [self._train_split(s) for s in sources] if weighting != "uniform" and len(sources) > 1 else None
             base = teachers[0] if student == "teacher" else self.base_model(model)
             card = distill(teachers, unl, base, d, hp, seed=seed, weighting=weighting, source_corpora=srcs,
-                           student_layers=layers, data=self.data_name)
-            self._finish(d, {"teachers": teachers, "weights": card["weights"]})
-        return str(d)
+                           student_layers=layers, data=self.data_name, **_fresh(distill))
+            return {"teachers": teachers, "weights": card["weights"]}
+
+        build_once(self.root, name, build, resumable=True)
+        return str(self.root / name)
 
     def exported(self, model_dir: str, target: str) -> str:
         """Export and gate on the target's test set; an int8/fp16 graph that fails its gate is replaced
@@ -270,8 +273,9 @@ class Artifacts:
 
         ecfg = self.cfg["export"]
         cap = int(self.cfg.get("test_max_sentences", 0) or 0)
-        d = self.root / f"onnx-{_key([Path(model_dir).name, ecfg, target, cap])}"
-        if not self._done(d):
+        name = f"onnx-{_key([Path(model_dir).name, ecfg, target, cap])}"
+
+        def build(d: Path) -> dict:
             ev = test_corpus(self.source, target, cap)
             args = (ecfg.get("exporter", "auto"), ecfg.get("optimize"))
             info = {"source": Path(model_dir).name, "gated_on": f"{target}/test ({len(ev)} sentences)"}
@@ -284,8 +288,10 @@ class Artifacts:
                 logging.getLogger("xner.sweep").warning("%s; using the float32 export instead", e)
                 export(model_dir, d, *args, None, False, ev, False, threads=1)
                 info["fallback"] = f"float32 (the quantised graph failed its gate: {str(e).split(';')[0]})"
-            self._finish(d, info)
-        return str(d)
+            return info
+
+        build_once(self.root, name, build)
+        return str(self.root / name)
 
     def for_group(self, g: Group) -> tuple[str, dict]:
         if g.setting == "student":
@@ -293,7 +299,13 @@ class Artifacts:
         else:
             m = self.trained(g.model, g.sources)
         d = self.exported(m, g.target)
-        return d, json.loads((Path(d) / "DONE").read_text())
+        return d, read_done(Path(d)) or {}
+
+
+def _fresh(fn) -> dict:  # a staging folder left by other inputs (a rebuilt base model) starts afresh
+    import inspect
+
+    return {"overwrite": True} if "overwrite" in inspect.signature(fn).parameters else {}
 
 
 # -- evaluation of a group's cells ------------------------------------------------------------------
@@ -385,7 +397,7 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
 
             if not ray.is_initialized():
                 ray.init(address=ray_address, include_dashboard=False, log_to_driver=False,
-                         num_cpus=None if ray_address else max(1, (os.cpu_count() or 1)))
+                         num_cpus=None if ray_address else available_cpus())
             task = ray.remote(num_cpus=1)(evaluate_group)
             pending = {}
             for g, cells in todo:  # artefacts first (driver), then one Ray task per group and cell batch

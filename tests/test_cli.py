@@ -114,3 +114,87 @@ def test_real_stats_fa(capsys):
     assert main(["data", "stats", "--data-dir", str(WIKIANN), "--lang", "fa", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert [d["splits"][s]["sentences"] for s in ("train", "dev", "test")] == [20000, 10000, 10000]
+
+
+# -- Trust issue --------------------------------------------------------------------------------
+
+
+def _parquet(path, tokens, tags):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"tokens": tokens, "ner_tags": tags}), str(path))
+    return path
+
+
+def test_negative_tag_ids_exit_2(tmp_path):
+    for bad in (-1, -100):
+        p = _parquet(tmp_path / f"n{-bad}.parquet", [["a", "b"]], [[0, bad]])
+        for cmd in (("data", "convert", str(p), str(tmp_path / "o.tsv")), ("score", "--gold", str(p), "--pred", str(p))):
+            r = run(*cmd)
+            assert r.returncode == 2, r.stderr
+            assert f"{p}: record 0" in r.stderr and f"tag id {bad} out of range" in r.stderr
+            assert "Traceback" not in r.stderr
+
+
+def test_score_wikiann_ids_by_default(tmp_path, capsys):
+    """WikiANN integer ids (O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC) are scored without --types."""
+    g, p = tmp_path / "g.jsonl", tmp_path / "p.jsonl"
+    g.write_text(json.dumps({"tokens": ["Jakarta", "kota", "Budi"], "ner_tags": [5, 0, 1]}) + "\n", encoding="utf-8")
+    p.write_text(json.dumps({"tokens": ["Jakarta", "kota", "Budi"], "ner_tags": [5, 0, 3]}) + "\n", encoding="utf-8")
+    assert main(["score", "--gold", str(g), "--pred", str(p), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["per_type"]["LOC"]["f1"] == 1.0 and d["per_type"]["PER"]["support"] == 1
+    assert d["per_type"]["ORG"]["predicted"] == 1 and d["f1"] == 0.5
+    gq = _parquet(tmp_path / "g.parquet", [["Jakarta", "kota", "Budi"]], [[5, 0, 1]])
+    pq_ = _parquet(tmp_path / "p.parquet", [["Jakarta", "kota", "Budi"]], [[5, 0, 3]])
+    assert main(["score", "--gold", str(gq), "--pred", str(pq_), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["per_type"]["LOC"]["f1"] == 1.0
+    # --types declares another id layout: O, B-LOC, I-LOC, B-PER, I-PER, B-ORG, I-ORG
+    assert main(["score", "--gold", str(g), "--pred", str(p), "--json", "--types", "LOC,PER,ORG"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["per_type"]["ORG"]["support"] == 1 and d["per_type"]["LOC"]["support"] == 1
+    assert d["per_type"]["PER"]["predicted"] == 1
+
+
+def test_score_iobes_and_bilou(tmp_path, capsys):
+    g, p = tmp_path / "g.tsv", tmp_path / "p.tsv"
+    g.write_text("a\tS-PER\nb\tO\nc\tB-LOC\nd\tE-LOC\n", encoding="utf-8")
+    p.write_text("a\tS-PER\nb\tO\nc\tB-LOC\nd\tI-LOC\n", encoding="utf-8")
+    assert main(["score", "--gold", str(g), "--pred", str(p), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["per_type"]["PER"]["f1"] == 1.0 and d["f1"] == 1.0  # default mode: B-LOC I-LOC is a chunk
+    assert main(["score", "--gold", str(g), "--pred", str(p), "--json", "--mode", "strict", "--scheme", "IOBES"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["per_type"]["LOC"]["predicted"] == 0 and d["correct"] == 1  # strict: B-LOC I-LOC never ends
+    r = run("score", "--gold", str(g), "--pred", str(p), "--mode", "strict")
+    assert r.returncode == 2 and f"{g}:1:" in r.stderr and "--scheme IOBES" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "b.tsv").write_text("a\tU-PER\nb\tO\nc\tB-LOC\nd\tL-LOC\n", encoding="utf-8")
+    b = str(tmp_path / "b.tsv")
+    assert main(["score", "--gold", b, "--pred", b, "--json", "--mode", "strict", "--scheme", "BILOU"]) == 0
+    assert json.loads(capsys.readouterr().out)["support"] == 2
+    r = run("score", "--gold", b, "--pred", b)
+    assert r.returncode == 2 and f"{b}:1:" in r.stderr and "--scheme BILOU" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_json_output_is_strict(capsys, tmp_path):
+    """NaN and infinities never reach a JSON output: they become null."""
+    import math
+
+    import numpy as np
+
+    from xner.cli import print_json
+
+    def strict(s):
+        return json.loads(s, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"not JSON: {c}")))
+
+    obj = {"a": float("nan"), "b": [np.float32("inf"), 1.5], "c": np.array([1.0, np.nan]), "d": -math.inf,
+           "e": np.float64("nan"), "n": 3}
+    print_json(obj)
+    assert strict(capsys.readouterr().out) == {"a": None, "b": [None, 1.5], "c": [1.0, None], "d": None, "e": None,
+                                               "n": 3}
+    from xner.io import dumps, write_json
+
+    write_json(tmp_path / "r.json", obj)
+    assert strict((tmp_path / "r.json").read_text(encoding="utf-8"))["c"] == [1.0, None]
+    assert strict(dumps([float("nan")])) == [None]

@@ -120,3 +120,52 @@ def test_real_wikiann_sizes():
     assert [len(src.load("fa", s)) for s in ("train", "dev", "test")] == [20000, 10000, 10000]
     study = load_split(src, "fa", "train", "study", seed=1)
     assert len(study) == STUDY_CAP - round(STUDY_CAP * 0.2)
+
+
+# -- Trust issue: hub spec, thread counts -------------------------------------------------------
+
+
+def test_hub_only_for_explicit_spec(tmp_path, data_dir, monkeypatch):
+    """A local folder whose name merely starts with 'hub' is a local folder, not the hub."""
+    import shutil
+
+    from xner.datadir import HubSource
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(data_dir / "en", tmp_path / "hubdata" / "en")
+    src = open_source("hubdata")
+    assert isinstance(src, DataDir) and len(src.load("en", "test")) == 40
+    with pytest.raises(InputError, match="data folder not found"):
+        open_source("hub-missing")  # a missing local folder, not a hub dataset called '-missing'
+    monkeypatch.setenv("XNER_DATA_DIR", "hubdata")
+    assert isinstance(open_source(None), DataDir)
+    monkeypatch.delenv("XNER_DATA_DIR")
+    assert isinstance(open_source("hub"), HubSource) and open_source("hub").dataset == "wikiann"
+    assert open_source("hub:unimelb-nlp/wikiann").dataset == "unimelb-nlp/wikiann"
+    assert isinstance(open_source(None), HubSource)
+    with pytest.raises(XnerError, match="hub:NAME"):
+        open_source("hub:")
+
+
+def test_omp_num_threads_nested_syntax_and_affinity(monkeypatch):
+    """OMP_NUM_THREADS=4,2 is valid OpenMP (nested levels); core counts honour the CPU affinity."""
+    import os
+
+    import torch
+
+    from xner.cli import set_torch_threads
+    from xner.provenance import provenance
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3,2")
+    set_torch_threads()
+    assert torch.get_num_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "abc")
+    with pytest.raises(XnerError, match="OMP_NUM_THREADS"):
+        set_torch_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    set_torch_threads()
+    assert torch.get_num_threads() == 2
+    assert provenance()["machine"]["cores"] == 2
+    torch.set_num_threads(1)

@@ -122,3 +122,77 @@ def test_large_file_reads_every_sentence(tmp_path):
     write_tsv(tmp_path / "a.tsv", s)
     c = read_corpus(tmp_path / "a.tsv")
     assert len(c) == 500 and c.n_tokens == sum(len(x) for x in s)
+
+
+# -- Trust issue: integer tag ids, error locations ------------------------------------------------
+
+
+def _parquet(path, tokens, tags):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"tokens": tokens, "ner_tags": tags}), str(path))
+    return path
+
+
+@pytest.mark.parametrize("bad", [-1, -100, 7, None])
+def test_bad_integer_tag_ids_are_errors(tmp_path, bad):
+    """A negative (or out-of-range, or null) tag id is an error naming file and record/line,
+    never ``I-LOC`` by Python's negative indexing and never a traceback."""
+    p = _parquet(tmp_path / "x.parquet", [["a", "b"], ["c", "d"]], [[0, 1], [0, bad]])
+    with pytest.raises(InputError) as e:
+        read_corpus(p)
+    assert str(p) in str(e.value) and "record 1" in str(e.value) and e.value.line is None
+    assert (str(bad) if bad is not None else "None") in str(e.value)
+    if bad is not None:
+        j = tmp_path / "x.jsonl"
+        j.write_text('{"tokens": ["a"], "ner_tags": [0]}\n\n' + json.dumps({"tokens": ["c", "d"], "ner_tags": [0, bad]})
+                     + "\n", encoding="utf-8")
+        with pytest.raises(InputError, match=rf"x\.jsonl:3: tag id {bad} out of range 0\.\.6"):
+            read_corpus(j)
+
+
+def test_bad_integer_tag_ids_hf_dataset(tmp_path):
+    import datasets
+
+    feats = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                               "ner_tags": datasets.Sequence(datasets.ClassLabel(names=LabelSet.wikiann().tags))})
+    ds = datasets.Dataset.from_dict({"tokens": [["a"], ["b", "c"]], "ner_tags": [[0], [-1, 0]]}, features=feats)
+    ds.save_to_disk(str(tmp_path / "ds"))
+    with pytest.raises(InputError, match=r"record 1 .*tag id -1 out of range 0\.\.6"):
+        read_corpus(tmp_path / "ds")
+
+
+def test_iob2_error_locations_jsonl_and_records(tmp_path):
+    """JSONL: the 1-based line of the record; parquet/HF: the record index, labelled as a record."""
+    j = tmp_path / "x.jsonl"
+    j.write_text('{"tokens": ["a"], "ner_tags": ["O"]}\n\n'
+                 '{"tokens": ["a", "b", "c", "d"], "ner_tags": ["O", "O", "O", "I-PER"]}\n', encoding="utf-8")
+    e = _err(tmp_path, j.read_bytes(), "x.jsonl", repair="error")
+    assert e.line == 3, str(e)
+    assert "token 4" in str(e)
+    p = _parquet(tmp_path / "x.parquet", [["a"], ["a", "b", "c", "d"]], [["O"], ["O", "O", "O", "I-PER"]])
+    with pytest.raises(InputError) as e:
+        read_corpus(p, repair="error")
+    assert e.value.line is None and "record 1" in str(e.value) and "token 4" in str(e.value), str(e.value)
+    assert f"{p}:" not in str(e.value).replace(f"{p}: ", "")  # no 'path:N:' line label
+    p = _parquet(tmp_path / "y.parquet", [["a"], ["a", "b"]], [["O"], ["O", "B-FOO"]])
+    with pytest.raises(InputError) as e:
+        read_corpus(p)
+    assert e.value.line is None and "record 1" in str(e.value) and "unknown tag 'B-FOO'" in str(e.value)
+
+
+def test_misaligned_records_name_the_record(tmp_path):
+    from xner.commands import load_aligned
+
+    g = _parquet(tmp_path / "g.parquet", [["a"], ["a", "b", "c"]], [["O"], ["O", "O", "B-PER"]])
+    p = _parquet(tmp_path / "p.parquet", [["a"], ["a", "b", "X"]], [["O"], ["O", "O", "B-PER"]])
+    with pytest.raises(InputError, match="does not line up") as e:
+        load_aligned(str(g), str(p))
+    assert e.value.line is None and "record 1" in str(e.value), str(e.value)
+    gj, pj = tmp_path / "g.jsonl", tmp_path / "p.jsonl"
+    gj.write_text('{"tokens": ["a"], "ner_tags": ["O"]}\n{"tokens": ["a", "b"], "ner_tags": ["O", "O"]}\n')
+    pj.write_text('{"tokens": ["a"], "ner_tags": ["O"]}\n\n{"tokens": ["a", "X"], "ner_tags": ["O", "O"]}\n')
+    with pytest.raises(InputError, match="does not line up") as e:
+        load_aligned(str(gj), str(pj))
+    assert e.value.line == 3

@@ -165,3 +165,121 @@ def test_score_lists_matches_seqeval():
     pred = corrupt(gold, rng)
     for mode in ("default", "strict"):
         assert ours(score_lists(gold, pred, mode)) == seqeval_scores(gold, pred, mode)
+
+
+# -- IOBES / BILOU: the schemes seqeval scores ------------------------------------------------------
+
+
+def seqeval_scheme_scores(gold, pred, mode, scheme):
+    """seqeval's numbers for tag lists in any scheme: default mode (get_entities) or strict."""
+    from seqeval import scheme as sch
+
+    if mode == "default":
+        return seqeval_scores(gold, pred, "default")
+    cls = getattr(sch, scheme)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        micro = prfs_v1(gold, pred, average="micro", mode="strict", scheme=cls)
+        per = prfs_v1(gold, pred, average=None, mode="strict", scheme=cls)
+    names = sorted(Entities(gold, cls).unique_tags | Entities(pred, cls).unique_tags)
+    rows = [(n, float(p), float(r), float(f), int(s)) for n, p, r, f, s in zip(names, *per, strict=True)]
+    return tuple(float(x) for x in micro[:3]), rows
+
+
+def to_scheme(tags: list[str], scheme: str) -> list[str]:
+    """IOB2 -> IOBES / BILOU."""
+    end, single = ("E", "S") if scheme == "IOBES" else ("L", "U")
+    out = []
+    for i, t in enumerate(tags):
+        nxt = tags[i + 1] if i + 1 < len(tags) else "O"
+        last = nxt != "I-" + t[2:]
+        if t == "O":
+            out.append(t)
+        elif t.startswith("B-"):
+            out.append((single if last else "B") + t[1:])
+        else:
+            out.append((end if last else "I") + t[1:])
+    return out
+
+
+def corrupt_scheme(tags: list[list[str]], rng: random.Random, letters: str) -> list[list[str]]:
+    rate = rng.choice([0.0, 0.05, 0.2, 0.5, 1.0])
+    types = ["PER", "ORG", "LOC"]
+    out = []
+    for sent in tags:
+        s = list(sent)
+        for i in range(len(s)):
+            if rng.random() >= rate:
+                continue
+            op = rng.randrange(4)
+            if op == 0:
+                s[i] = "O" if rng.random() < 0.3 else f"{rng.choice(letters)}-{rng.choice(types)}"
+            elif op == 1 and s[i] != "O":
+                s[i] = s[i][0] + "-" + rng.choice(types)
+            elif op == 2 and s[i] != "O":
+                s[i] = rng.choice(letters) + s[i][1:]
+            elif op == 3:
+                s[i] = "O"
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("mode,scheme", [("default", "IOBES"), ("strict", "IOBES"), ("strict", "BILOU")])
+def test_iobes_bilou_identical_to_seqeval(tmp_path, mode, scheme):
+    """600 random corruptions of IOBES / BILOU files per mode, float for float, via files and lists."""
+    from xner.metrics import score_lists
+
+    rng = random.Random(7 if scheme == "IOBES" else 11)
+    letters = "BIES" if scheme == "IOBES" else "BILU"
+    base = [s.tag_lists() for s in _test_sets()[:3]]
+    checked = 0
+    for k in range(600):
+        src = base[k % len(base)]
+        idx = sorted(rng.sample(range(len(src)), min(len(src), rng.choice([1, 5, 50]))))
+        gold = [to_scheme(src[i], scheme) for i in idx]
+        if k % 3 == 0:  # adversarial gold too
+            gold = corrupt_scheme(gold, rng, letters)
+        pred = corrupt_scheme(gold, rng, letters)
+        want = seqeval_scheme_scores(gold, pred, mode, scheme)
+        assert ours(score_lists(gold, pred, mode, scheme=scheme if mode == "strict" else None)) == want, (k, gold, pred)
+        if k % 20 == 0:  # the file path of `xner score`
+            gp, pp = tmp_path / "g.tsv", tmp_path / "p.tsv"
+            for path, tags in ((gp, gold), (pp, pred)):
+                path.write_text("".join("".join(f"w\t{t}\n" for t in s) + "\n" for s in tags), encoding="utf-8")
+            g, p = load_aligned(str(gp), str(pp), mode=mode, scheme=scheme if mode == "strict" else None)
+            assert ours(score(g, p, mode)) == want, k
+        checked += 1
+    assert checked == 600
+
+
+def test_scheme_edge_cases_match_seqeval():
+    cases = [
+        ([["S-PER"]], [["B-PER"]]),
+        ([["B-PER", "E-PER"]], [["B-PER", "I-PER"]]),
+        ([["E-PER", "E-PER", "S-PER"]], [["I-PER", "E-PER", "S-LOC"]]),
+        ([["B-PER", "E-LOC", "I-LOC", "E-LOC"]], [["S-PER", "I-LOC", "I-LOC", "E-LOC"]]),
+        ([["B-PER"], ["E-PER"]], [["B-PER"], ["E-PER"]]),  # no chunk across sentences
+        ([["B-X", "I-X", "E-X", "O", "S-Y"]], [["B-X", "E-X", "E-X", "O", "I-Y"]]),
+    ]
+    from xner.metrics import score_lists
+
+    for gold, pred in cases:
+        for mode in ("default", "strict"):
+            want = seqeval_scheme_scores(gold, pred, mode, "IOBES")
+            assert ours(score_lists(gold, pred, mode, scheme="IOBES" if mode == "strict" else None)) == want, \
+                (gold, pred, mode)
+        bg = [[t.replace("E-", "L-").replace("S-", "U-") for t in s] for s in gold]
+        bp = [[t.replace("E-", "L-").replace("S-", "U-") for t in s] for s in pred]
+        assert ours(score_lists(bg, bp, "strict", scheme="BILOU")) == seqeval_scheme_scores(bg, bp, "strict", "BILOU")
+
+
+def test_scheme_errors_are_clear():
+    from xner.errors import XnerError
+    from xner.metrics import score_lists
+
+    with pytest.raises(XnerError, match="--scheme IOBES"):
+        score_lists([["E-PER"]], [["O"]], "strict")
+    with pytest.raises(XnerError, match="--scheme BILOU"):
+        score_lists([["U-PER"]], [["O"]], "default")
+    with pytest.raises(XnerError, match="not a BILOU tag"):
+        score_lists([["S-PER"]], [["O"]], "strict", scheme="BILOU")

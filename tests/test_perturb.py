@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import unicodedata
+from collections import Counter
+
 import numpy as np
 import pytest
 from conftest import WIKIANN
@@ -7,7 +10,7 @@ from conftest import WIKIANN
 from xner.datadir import DataDir
 from xner.errors import XnerError
 from xner.formats import write_corpus
-from xner.labels import iob2_violations
+from xner.labels import iob2_violations, repair_iob2
 from xner.robustness.perturbations import REGISTRY, Context, apply_batched, make, names
 
 ENTITY = {"entity_swap_shared", "name_swap", "place_swap", "entity_resample"}
@@ -30,7 +33,8 @@ def check_invariants(before, r):
     after = r.corpus
     assert len(after) == len(before)  # same sentences, same order
     assert after.tags.size == after.words.size == r.edit.size == after.offsets[-1]
-    assert iob2_violations(after.tags, after.offsets).size == 0 or iob2_violations(before.tags, before.offsets).size
+    assert iob2_violations(before.tags, before.offsets).size == 0, "repair the input first (repair_iob2)"
+    assert iob2_violations(after.tags, after.offsets).size == 0  # every output is valid IOB2, no escape
     assert (after.lengths > 0).all()
     name = r.stats["perturbation"]
     if not set(name.split("+")) & ENTITY:
@@ -171,10 +175,98 @@ def test_char_noise_stays_in_script(data_dir):
         r = make("char_noise", rate=0.5, ops="insert").apply(c, 0, None)
         new = r.corpus.vocab.lookup(r.corpus.words[r.edit])
         old = c.vocab.lookup(c.words[r.edit])
+        in_script = 0
         for n, o in zip(new, old, strict=True):
             assert len(n) == len(o) + 1
-            extra = [ch for ch in n if lo <= ord(ch) <= hi]
-            assert len(extra) >= len([ch for ch in o if lo <= ord(ch) <= hi])
+            extra = list((Counter(n) - Counter(o)).elements())  # exactly the inserted character
+            # the word's script: every letter in the language's block, or else (filler words) Latin
+            a, b = (lo, hi) if all(lo <= ord(ch) <= hi for ch in o if ch.isalpha()) else (0x41, 0x24F)
+            assert all(a <= ord(ch) <= b for ch in o if ch.isalpha()), o
+            assert len(extra) == 1 and a <= ord(extra[0]) <= b and unicodedata.category(extra[0])[0] in "LM", \
+                (o, n, [hex(ord(x)) for x in extra])
+            in_script += a == lo
+        assert in_script > 20
+
+
+#: words with ZWNJ (U+200C) and single-script words; the script is the one every new character must have
+SCRIPT_WORDS = {"Arabic": ["می\u200cخواهم", "کتاب\u200cها", "نمی\u200cدانم", "خانه\u200cای", "تهران", "\u200cپ"],
+                "Latin": ["hello", "Straße", "naïve", "zebra", "Zürich", "a"],
+                "Cyrillic": ["Москва", "ёлка", "Санкт-Петербург", "я"],
+                "Devanagari": ["हिन्दी", "नमस्ते", "क्षत्रिय", "दिल्ली"]}
+
+
+@pytest.mark.parametrize("ops", ["insert", "keyboard", "swap,drop,insert,keyboard"])
+def test_char_noise_adds_only_letters_of_the_words_script(ops):
+    regex = pytest.importorskip("regex")
+    from xner.corpus import Corpus
+
+    words = [(w, script) for script, ws in SCRIPT_WORDS.items() for w in ws]
+    sents = [[w for w, _ in words]] * 60  # every sentence its own stream: 60 draws per word and seed
+    c = Corpus.from_lists(sents, [["O"] * len(words)] * len(sents))
+    seen = 0
+    for seed in range(8):
+        r = make("char_noise", rate=1.0, ops=ops).apply(c, seed, None)
+        for k, new in enumerate(r.corpus.vocab.lookup(r.corpus.words)):
+            old, script = words[k % len(words)]
+            for ch in (Counter(new) - Counter(old)).elements():  # inserted or substituted characters
+                seen += 1
+                assert unicodedata.category(ch)[0] in "LM" and regex.fullmatch(rf"\p{{scx={script}}}", ch), \
+                    (old, new, f"U+{ord(ch):04X}", unicodedata.category(ch), script)
+    assert seen > 1000
+
+
+def test_script_neighbours_are_letters_of_the_same_script():
+    """Every candidate an insert or substitution may type, for every letter of the BMP, is a letter or
+    mark sharing a script (Unicode Script_Extensions) with its anchor."""
+    fu = pytest.importorskip("fontTools.unicodedata")
+    from xner.robustness import kernels as K
+
+    frm, to, off = K.script_neighbours(np.arange(0x10000, dtype=np.int32))
+    assert frm.size > 40_000 and not np.isin([0x200C, 0x200B, 0x20, 0x0640, 0x0964], frm).any()
+    scx = {c: fu.script_extension(chr(c)) for c in set(frm.tolist()) | set(to.tolist())}
+    bad = [(f"U+{a:04X}", f"U+{b:04X}") for a, b in zip(np.repeat(frm, np.diff(off)).tolist(), to.tolist(), strict=True)
+           if not scx[a] & scx[b] or unicodedata.category(chr(b))[0] not in "LM"]
+    assert not bad, bad[:20]
+
+
+def test_check_invariants_has_no_iob2_escape():
+    """An output with a stray I- tag fails the invariant check even when the input had one too."""
+    from xner.corpus import Corpus
+    from xner.robustness.perturbations import Perturbed
+
+    bad = Corpus.from_lists([["a", "b", "c"]], [["O", "I-PER", "I-PER"]])
+    r = Perturbed(bad, np.zeros(3, np.bool_), {"perturbation": "char_noise", "tokens_edited": 0})
+    with pytest.raises(AssertionError):
+        check_invariants(bad, r)
+    fixed = bad.with_tags(repair_iob2(bad.tags, bad.offsets)[0])
+    check_invariants(fixed, Perturbed(fixed, np.zeros(3, np.bool_), {"perturbation": "char_noise", "tokens_edited": 0}))
+
+
+def _chunk_surfaces(c):
+    return [tuple(c.vocab.lookup(c.words[a:b])) for _, a, b, _ in c.chunks().tolist()]
+
+
+@pytest.mark.parametrize("rate", [None, 1.0])  # None: the default rate
+def test_entity_resample_donors_depend_on_seed(data_dir, tmp_path, rate):
+    c = DataDir(data_dir).load("ru", "test")
+    kw = {} if rate is None else {"rate": rate}
+    runs = {seed: make("entity_resample", **kw).apply(c, seed, None) for seed in (0, 1)}
+    for seed, r in runs.items():
+        check_invariants(c, r)
+        again = make("entity_resample", **kw).apply(c, seed, None)  # same seed, same output
+        assert _bytes(again.corpus, tmp_path, "a.jsonl") == _bytes(r.corpus, tmp_path, "r.jsonl")
+        b = apply_batched(make("entity_resample", **kw), c, seed, None, batch_size=7, workers=2)
+        assert _bytes(b.corpus, tmp_path, "b.jsonl") == _bytes(r.corpus, tmp_path, "r.jsonl")
+        assert np.array_equal(b.edit, r.edit)
+    assert _bytes(runs[0].corpus, tmp_path, "0.jsonl") != _bytes(runs[1].corpus, tmp_path, "1.jsonl")
+    # chunks map one to one (same order): where both seeds replaced a chunk, the donors differ somewhere
+    ch = c.chunks()
+    edited = [np.array([r.edit[a:b].any() for _, a, b, _ in r.corpus.chunks().tolist()]) for r in runs.values()]
+    both = np.flatnonzero(edited[0] & edited[1])
+    s0, s1 = (_chunk_surfaces(r.corpus) for r in runs.values())
+    assert len(s0) == len(s1) == ch.shape[0] and both.size >= 5
+    differ = sum(s0[i] != s1[i] for i in both.tolist())
+    assert differ >= both.size // 2, f"{differ} of {both.size} chunks replaced under both seeds got another donor"
 
 
 def test_errors():

@@ -2,17 +2,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
 from xner.cli import main
 from xner.robustness.report import reference
-from xner.robustness.store import Store
+from xner.robustness.store import Store, read_done
 from xner.robustness.sweep import comparable, load_config, plan, run_sweep
 
 TOML = """
@@ -72,58 +71,98 @@ def test_plan_and_builtin_configs():
     assert {len(g.sources) for g, _ in div if g.setting == "student"} == {1, 2, 3}
 
 
-def test_sigkill_then_resume_matches_uninterrupted(tmp_path, data_dir):
-    cfg = write_cfg(tmp_path)
-    ref_store = tmp_path / "ref" / "results.sqlite"
-    r = run_sweep(str(cfg), ref_store, data_dir=str(data_dir), progress=False)
+#: a sweep whose models learn: every group's test set is partly sentences of its training data, so
+#: each model scores well above 0 and a wrong or untrained model shows in the rows
+LEARNED = TOML.replace("layers = 1,", "layers = 2,").replace("max_steps = 3", "max_steps = 150\nlr = 3e-3")
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    """One sweep, run once: its config, data, store rows and artefact folder (trained and exported
+    models), which the tests below copy so that every run they compare scores the very same files."""
+    from synth import sentences, write_tsv
+
+    root = tmp_path_factory.mktemp("learned")
+    base = sentences("en", 110, seed=7)
+    for k, lang in enumerate(("en", "ru", "fa")):  # three overlapping training sets, one test set
+        write_tsv(root / "data" / lang / "train.tsv", base[10 * k : 10 * k + 80])
+        write_tsv(root / "data" / lang / "dev.tsv", base[100:])
+        write_tsv(root / "data" / lang / "test.tsv", base[20:40] + base[100:])
+    cfg = root / "learned.toml"
+    cfg.write_text(LEARNED.format(weighting="langid"), encoding="utf-8")
+    store = root / "ref" / "results.sqlite"
+    r = run_sweep(str(cfg), store, data_dir=str(root / "data"), progress=False)
     assert r["cells"] == 21 and r["written"] == 21
-    again = run_sweep(str(cfg), ref_store, data_dir=str(data_dir), progress=False)
+    again = run_sweep(str(cfg), store, data_dir=str(root / "data"), progress=False)
     assert again["skipped"] == 21 and again["written"] == 0  # a rerun skips finished cells
-    ref = rows_of(ref_store)
+    rows = rows_of(store)
+    clean = {r["params"]["setting"]: r["f1"] for r in rows.values() if r["params"]["perturbation"] == "clean"}
+    assert len(clean) == 3 and min(clean.values()) > 0.2, clean  # every model really learned
+    return {"cfg": cfg, "data": root / "data", "rows": rows, "artifacts": store.parent / "results-artifacts"}
 
+
+def with_artifacts(learned, store):
+    """A new store beside a copy of the learned sweep's artefacts; returns the artefact names."""
+    shutil.copytree(learned["artifacts"], store.parent / "results-artifacts")
+    return sorted(p.name for p in learned["artifacts"].iterdir())
+
+
+#: runs the CLI and SIGKILLs itself as it is about to write cell number argv[1] + 1
+KILLED_AFTER = """
+import os, signal, sys
+from xner.robustness.store import Store, read_done
+put, n = Store.put, [0]
+def dying_put(self, params, row):
+    if n[0] == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    n[0] += 1
+    return put(self, params, row)
+Store.put = dying_put
+from xner.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path, learned):
     store = tmp_path / "killed" / "results.sqlite"
-    cmd = [sys.executable, "-m", "xner", "sweep", str(cfg), "--store", str(store), "--data-dir", str(data_dir)]
+    names = with_artifacts(learned, store)
+    args = ["sweep", str(learned["cfg"]), "--store", str(store), "--data-dir", str(learned["data"])]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    n = 0
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if store.exists():
-            try:
-                n = sqlite3.connect(str(store)).execute("SELECT count(*) FROM cells").fetchone()[0]
-            except sqlite3.OperationalError:
-                n = 0
-            if n >= 9:  # past the first group, inside the second
-                break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the sweep finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc = subprocess.run([sys.executable, "-c", KILLED_AFTER, "9", *args], env=env, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     partial = rows_of(store)
-    assert 9 <= len(partial) < 21
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert len(partial) == 9  # past the first group (7 cells), inside the second
+    for k, row in partial.items():
+        assert row == learned["rows"][k], k
+    # a damaged DONE marker is rebuilt, not a crash: every export's, truncated
+    for done in (store.parent / "results-artifacts").glob("onnx-*/DONE"):
+        done.write_text(done.read_text()[:25])
+    subprocess.run([sys.executable, "-m", "xner", *args], env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     resumed = rows_of(store)
-    assert set(resumed) == set(ref)  # none lost, none duplicated
-    for k in ref:
-        assert resumed[k] == ref[k], k  # identical numbers
+    assert set(resumed) == set(learned["rows"])  # none lost, none duplicated
+    for k, row in learned["rows"].items():
+        assert resumed[k] == row, k  # identical numbers
+    valid = [read_done(d.parent) is not None for d in (store.parent / "results-artifacts").glob("onnx-*/DONE")]
+    assert sorted(valid) == [False, True, True]  # the exports of the two groups resumed were rebuilt
+    got = sorted(p.name for p in (store.parent / "results-artifacts").iterdir())
+    assert [n for n in got if not n.startswith(".")] == [n for n in names if not n.startswith(".")]
 
 
-def test_ray_and_local_executors_agree(tmp_path, data_dir):
+def test_ray_and_local_executors_agree(tmp_path, learned):
     pytest.importorskip("ray")
     import ray
 
-    cfg = write_cfg(tmp_path, "langid")
-    local = tmp_path / "local" / "results.sqlite"
-    run_sweep(str(cfg), local, data_dir=str(data_dir), progress=False)
+    remote = tmp_path / "ray" / "results.sqlite"
+    with_artifacts(learned, remote)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}})
     try:
-        remote = tmp_path / "ray" / "results.sqlite"
-        r = run_sweep(str(cfg), remote, executor="ray", data_dir=str(data_dir), progress=False)
+        r = run_sweep(str(learned["cfg"]), remote, executor="ray", data_dir=str(learned["data"]), progress=False)
     finally:
         ray.shutdown()
-    assert r["written"] == 21
-    assert rows_of(remote) == rows_of(local)
+    assert r["written"] == 21 and r["skipped"] == 0
+    assert rows_of(remote) == learned["rows"]  # the local run's rows, to the float
 
 
 def test_report_tables_plots_and_reference(tmp_path, data_dir):

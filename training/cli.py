@@ -48,6 +48,9 @@ def add_hparams(p: argparse.ArgumentParser, default_preset: str) -> None:
     p.add_argument("--max-steps", type=int)
     p.add_argument("--save-steps", type=int, help="checkpoint every N steps (default: a quarter of the run)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--overwrite", action="store_true",
+                   help="train into --out even if it holds a different run or other files (old checkpoints are "
+                   "removed); without it a matching run is resumed and anything else is refused")
 
 
 @command
@@ -91,7 +94,7 @@ def run_train(args: argparse.Namespace) -> int:
           f"({sum(len(c) for c in parts)} sentences, preset {hp['preset']})", file=sys.stderr)
     set_torch_threads()
     card = finetune(args.model, parts, ev, args.out, hp, args.seed, setting, src.name, args.augment, src,
-                    args.save_steps, args.label_all, args.trust_remote_code)
+                    args.save_steps, args.label_all, args.trust_remote_code, overwrite=args.overwrite)
     _report(card)
     return 0
 
@@ -159,7 +162,7 @@ def run_distill(args: argparse.Namespace) -> int:
           f"weighting {args.weighting}, preset {hp['preset']})", file=sys.stderr)
     set_torch_threads()
     card = distill(teachers, unlabelled, args.student, args.out, hp, args.seed, args.weighting, sources, ev,
-                   args.student_layers, args.hard_labels, src.name, args.save_steps)
+                   args.student_layers, args.hard_labels, src.name, args.save_steps, overwrite=args.overwrite)
     print(f"teacher weights (mean over target sentences): {card['weights']['weights_mean']}")
     _report(card)
     return 0

@@ -145,7 +145,8 @@ def _trainer_class():
 def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, out: str | Path, hp: dict,
             seed: int = 42, weighting: str = "uniform", source_corpora: list[Corpus] | None = None,
             eval_corpus: Corpus | None = None, student_layers: int | None = None, hard_labels: str = "none",
-            data: str = "", save_steps: int | None = None, callbacks: list | None = None) -> dict:
+            data: str = "", save_steps: int | None = None, callbacks: list | None = None,
+            overwrite: bool = False) -> dict:
     import torch
     from transformers import set_seed
 
@@ -153,7 +154,7 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     from xner.metrics import score
 
     from .data import PadCollator, SegmentDataset
-    from .finetune import last_checkpoint, training_args, write_card
+    from .finetune import training_args, write_card
     from .models import labels_of, load_model, load_tokenizer
     from .predict import predict_tags, word_logits
 
@@ -165,8 +166,14 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
         raise XnerError("--hard-labels must be none or agree")
     if not teachers:
         raise XnerError("no teachers given")
+    from .runs import corpus_identity, model_identity, prepare_run
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    identity = {"kind": "distill", "teachers": [model_identity(t) for t in teachers],
+                "student": model_identity(student_name), "target": corpus_identity(target_unlabelled),
+                "sources": [corpus_identity(c) for c in source_corpora or []], "seed": seed, "hyperparameters": hp,
+                "weighting": weighting, "student_layers": student_layers, "hard_labels": hard_labels}
+    resume = prepare_run(out, identity, overwrite)
     set_seed(seed)
     T = float(hp.get("temperature", 1.0))
 
@@ -228,7 +235,6 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     Trainer.temperature = T
     trainer = Trainer(model=student, args=args, train_dataset=ds, data_collator=PadCollator(senc.pad_id),
                       callbacks=callbacks)
-    resume = last_checkpoint(out / "checkpoints")
     t1 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     student.save_pretrained(out, safe_serialization=True)

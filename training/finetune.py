@@ -1,13 +1,12 @@
 """Fine-tuning in the study's settings (native, zero-shot, joint) with the HF Trainer.
 
 Checkpoints are safetensors; an interrupted run resumes from its last checkpoint when started
-again with the same output folder; a run card (``run.json``) records data, splits, seed,
+again with the same output folder and the same inputs (see :mod:`runs`); a run card (``run.json``) records data, splits, seed,
 hyperparameters, versions and scores.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -16,8 +15,8 @@ from pathlib import Path
 
 from xner.corpus import Corpus, concat
 from xner.errors import XnerError
-from xner.formats import atomic_write
-from xner.provenance import json_default, provenance
+from xner.io import write_json
+from xner.provenance import provenance
 
 SETTINGS = ("native", "zero-shot", "joint")
 
@@ -78,13 +77,13 @@ def training_args(out: Path, hp: dict, seed: int, n_items: int, save_steps: int 
 
 
 def write_card(out: Path, card: dict) -> None:
-    atomic_write(out / "run.json", [json.dumps(card, indent=2, ensure_ascii=False, default=json_default)])
+    write_json(out / "run.json", card)
 
 
 def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | None, out: str | os.PathLike,
              hp: dict, seed: int = 42, setting: str = "native", data: str = "", augment: str | None = None, source=None,
              save_steps: int | None = None, label_all: bool = False, trust_remote_code: bool = False,
-             callbacks: list | None = None) -> dict:
+             callbacks: list | None = None, overwrite: bool = False) -> dict:
     """Train ``model_name`` on the concatenated corpora and evaluate on ``eval_corpus``."""
     import torch
     from transformers import Trainer, set_seed
@@ -95,9 +94,12 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     from .data import PadCollator, SegmentDataset
     from .models import load_model, load_tokenizer
     from .predict import predict_tags
+    from .runs import corpus_identity, model_identity, prepare_run
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    identity = {"kind": "train", "model": model_identity(model_name), "train": [corpus_identity(c) for c in train_parts],
+                "setting": setting, "seed": seed, "hyperparameters": hp, "augment": augment, "label_all": label_all}
+    resume = prepare_run(out, identity, overwrite)
     set_seed(seed)
     train = concat(train_parts)
     aug_stats: list[dict] = []
@@ -113,7 +115,6 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     args = training_args(out, hp, seed, len(ds), save_steps)
     trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=PadCollator(encoder.pad_id),
                       callbacks=callbacks)
-    resume = last_checkpoint(out / "checkpoints")
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_s = time.time() - t0

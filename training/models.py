@@ -5,13 +5,15 @@ Models are saved as safetensors; remote code is never trusted unless asked for.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 from xner.errors import XnerError
+from xner.io import write_json
 from xner.labels import LabelSet
+
+from .tokenizers_train import vocab_hash
 
 ARCHS = ("bert", "xlmr")
 
@@ -46,7 +48,7 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
 
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, TypeError) as e:  # TypeError: a folder without tokenizer files
         raise XnerError(f"cannot load a tokenizer from {name_or_path!r}: {str(e).splitlines()[0]}") from None
     if not tok.is_fast:
         raise XnerError(f"{name_or_path}: a fast tokenizer is required")
@@ -68,49 +70,11 @@ def load_model(name_or_path: str, labels: LabelSet | None = None, trust_remote_c
         kwargs = {"num_labels": labels.num_tags, "id2label": id2label, "label2id": label2id}
         if not same:
             kwargs["ignore_mismatched_sizes"] = True
-    return AutoModelForTokenClassification.from_pretrained(name_or_path, trust_remote_code=trust_remote_code,
-                                                           use_safetensors=None, **kwargs)
-
-
-def _train_tokenizer(arch: str, corpus_files: list[str], vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    from xner.formats import read_corpus
-
-    def words():
-        for f in corpus_files:
-            c = read_corpus(f, repair="keep")
-            for s in c.sentences():
-                yield " ".join(s)
-
-    if arch == "bert":
-        tk = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tk.normalizer = normalizers.NFC()  # never lowercase or strip accents (destroys Devanagari)
-        tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tk.decoder = decoders.WordPiece()
-        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, min_frequency=1)
-        tk.train_from_iterator(words(), trainer)
-        cls, sep = tk.token_to_id("[CLS]"), tk.token_to_id("[SEP]")
-        tk.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
-        return PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                       sep_token="[SEP]", mask_token="[MASK]",
-                                       model_input_names=["input_ids", "token_type_ids", "attention_mask"])
-    tk = Tokenizer(models.Unigram())
-    tk.normalizer = normalizers.NFKC()
-    tk.pre_tokenizer = pre_tokenizers.Metaspace()
-    tk.decoder = decoders.Metaspace()
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
-    tk.train_from_iterator(words(), trainer)
-    bos, eos = tk.token_to_id("<s>"), tk.token_to_id("</s>")
-    tk.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)])
-    return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", cls_token="<s>",
-                                   sep_token="</s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
-                                   model_input_names=["input_ids", "attention_mask"])
+    try:
+        return AutoModelForTokenClassification.from_pretrained(name_or_path, trust_remote_code=trust_remote_code,
+                                                               use_safetensors=None, **kwargs)
+    except OSError as e:  # no weights file, unreadable weights
+        raise XnerError(f"cannot load a model from {name_or_path!r}: {str(e).splitlines()[0]}") from None
 
 
 def init_model(arch: str, out: str | os.PathLike, vocab: str | None = None, train_tokenizer_on: list[str] | None = None,
@@ -141,7 +105,9 @@ def init_model(arch: str, out: str | os.PathLike, vocab: str | None = None, trai
         tok = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=False, strip_accents=False,
                                 tokenize_chinese_chars=True, model_max_length=max_length)
     else:
-        tok = _train_tokenizer(arch, list(train_tokenizer_on), vocab_size)
+        from .tokenizers_train import train_tokenizer
+
+        tok = train_tokenizer(arch, list(train_tokenizer_on), vocab_size)
     tok.model_max_length = max_length
     id2label, label2id = label_maps(labels)
     common = dict(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
@@ -160,6 +126,7 @@ def init_model(arch: str, out: str | os.PathLike, vocab: str | None = None, trai
     tok.save_pretrained(out)
     card = {"kind": "init-model", "arch": arch, "hidden": hidden, "layers": layers, "heads": heads,
             "vocab": str(vocab) if vocab else None, "tokenizer_trained_on": train_tokenizer_on, "seed": seed,
-            "parameters": sum(p.numel() for p in model.parameters())}
-    (out / "xner_model.json").write_text(json.dumps(card, indent=2))
+            "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(tok),
+            "vocab_sha256": vocab_hash(tok)}
+    write_json(out / "xner_model.json", card)
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 
@@ -22,7 +21,8 @@ def command(fn: Callable[[argparse._SubParsersAction], None]) -> Callable:
 
 def add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="data folder laid out as {lang}/{train,dev,test}.tsv "
-                   "(default: $XNER_DATA_DIR, else the 'wikiann' hub dataset; 'hub' forces the hub)")
+                   "(default: $XNER_DATA_DIR, else the 'wikiann' hub dataset; exactly 'hub' or 'hub:NAME' "
+                   "selects the hub, anything else is a local folder)")
     p.add_argument("--repair", default="conlleval", choices=["conlleval", "drop", "error", "keep"],
                    help="IOB2 repair policy for a stray I- tag (default: conlleval, it starts a chunk)")
 
@@ -34,21 +34,23 @@ def add_split_scheme(p: argparse.ArgumentParser) -> None:
 
 
 def set_torch_threads() -> None:
-    """torch uses $OMP_NUM_THREADS threads when set, else every core (commands that train or infer)."""
-    import os
+    """torch uses $OMP_NUM_THREADS threads when set (the outer level of ``N,M``), else every core this
+    process may run on (commands that train or infer)."""
+    from .threads import omp_threads
 
+    threads = omp_threads()  # validated before torch is imported
     try:
         import torch
     except ImportError:
         return
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
+    torch.set_num_threads(threads)
 
 
 def print_json(obj) -> None:
-    from .provenance import json_default
+    """Strict JSON on stdout (NaN and infinities as null)."""
+    from .io import dumps
 
-    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=json_default)
-    sys.stdout.write("\n")
+    sys.stdout.write(dumps(obj, indent=2) + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)  # a flag's type check may raise XnerError too
         rc = args.func(args)
     except XnerError as e:
         print(f"xner: error: {e}", file=sys.stderr)

@@ -7,7 +7,6 @@ Heavy libraries (torch, onnxruntime) are imported inside handlers only, so ``xne
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .cli import add_data_dir, add_split_scheme, command, print_json
@@ -137,6 +136,7 @@ def run_split(args: argparse.Namespace) -> int:
 
     from .datadir import open_source
     from .formats import write_corpus
+    from .io import write_json
     from .provenance import provenance
     from .splits import load_split
 
@@ -146,8 +146,7 @@ def run_split(args: argparse.Namespace) -> int:
         c = load_split(src, args.lang, split, "study", args.seed)
         write_corpus(c, out / f"{split}.tsv", "tsv")
         print(f"{split}: {len(c)} sentences -> {out / f'{split}.tsv'}")
-    (out / "split.json").write_text(json.dumps(provenance(data=src.name, lang=args.lang, scheme="study",
-                                                          seed=args.seed), indent=2))
+    write_json(out / "split.json", provenance(data=src.name, lang=args.lang, scheme="study", seed=args.seed))
     return 0
 
 
@@ -156,13 +155,19 @@ def run_split(args: argparse.Namespace) -> int:
 def _score(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="entity-level P/R/F1 of a prediction file (identical to seqeval)",
                        description="Score predicted tags against gold tags: micro and per-type precision, "
-                       "recall and F1, identical to seqeval (default = conlleval semantics; strict = IOB2).")
+                       "recall and F1, identical to seqeval 1.2.2. default mode = seqeval's default "
+                       "(conlleval chunking of B-/I-/E-/S- tags); strict = seqeval's strict mode with "
+                       "--scheme IOB2 (default), IOBES or BILOU. Integer tag ids are WikiANN's "
+                       "(O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC) unless --types declares others.")
     p.add_argument("--gold", required=True, help="gold file (tsv/conll/jsonl; token first, tag last)")
     p.add_argument("--pred", required=True, help="prediction file over the same tokens")
     p.add_argument("--mode", default="default", choices=["default", "strict"])
+    p.add_argument("--scheme", default=None, choices=["IOB2", "IOBES", "BILOU"],
+                   help="tagging scheme of strict mode (default IOB2); default mode reads B-/I-/E-/S- as seqeval")
     p.add_argument("--format", default="auto", choices=["auto", "tsv", "rahimi", "conll", "jsonl", "parquet"])
     p.add_argument("--types", default=None,
-                   help="allowed entity types, comma separated (default: any type, as seqeval)")
+                   help="allowed entity types, comma separated (default: any type, as seqeval); integer tag "
+                   "ids then mean O, B-T1, I-T1, B-T2, ... in this order")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="N bootstrap resamples of sentences for confidence intervals (e.g. 1000)")
     p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
@@ -171,34 +176,50 @@ def _score(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_score)
 
 
-def load_aligned(gold_path: str, pred_path: str, fmt: str = "auto", types: str | None = None):
-    """Read gold and prediction files and check that their sentences and tokens line up."""
+def load_aligned(gold_path: str, pred_path: str, fmt: str = "auto", types: str | None = None,
+                 mode: str = "default", scheme: str | None = None):
+    """Read gold and prediction files for scoring in ``mode`` / ``scheme`` and check that their
+    sentences and tokens line up.
+
+    Tags are read as seqeval reads them (:func:`xner.schemes.scoring_labels`); files with only
+    ``B-``/``I-`` tags come back in the IOB2 layout (the fast path), others in the four-slot layout
+    that :func:`xner.metrics.score` scores in their scheme.
+    """
     import numpy as np
 
+    from .builder import locate
     from .formats import read_corpus
-    from .labels import LabelSet
     from .overlap import map_vocab
+    from .schemes import scoring_labels, to_iob2
 
-    labels = _labels(types) or LabelSet([], growable=True)
+    declared = _labels(types)
+    labels = scoring_labels(mode, scheme, declared.types if declared is not None else None)
     gold = read_corpus(gold_path, fmt, labels, repair="keep")
     pred = read_corpus(pred_path, fmt, labels, repair="keep")
     if len(gold) != len(pred):
         raise InputError(f"{len(pred)} sentences, but the gold file {gold_path} has {len(gold)}", pred_path)
     lines = pred.meta.get("first_lines")
+    unit = pred.meta.get("line_unit", "line")
+
+    def where(s: int, tok: int = 0) -> tuple[str, int | None]:
+        return locate(unit, int(lines[s]), tok) if lines is not None else ("", None)
+
     diff = np.flatnonzero(gold.lengths != pred.lengths)
     if diff.size:
         s = int(diff[0])
-        raise InputError(f"sentence {s + 1} has {pred.lengths[s]} tokens, but {gold.lengths[s]} in the gold file "
-                         f"{gold_path}", pred_path, int(lines[s]) if lines is not None else None)
+        prefix, line = where(s)
+        raise InputError(f"{prefix}sentence {s + 1} has {pred.lengths[s]} tokens, but {gold.lengths[s]} in the gold "
+                         f"file {gold_path}", pred_path, line)
     table = map_vocab(pred.vocab, gold.vocab)
     bad = np.flatnonzero(table[pred.words] != gold.words)
     if bad.size:
         i = int(bad[0])
         s = int(np.searchsorted(pred.offsets, i, side="right") - 1)
-        line = int(lines[s]) + (i - int(pred.offsets[s])) if lines is not None and pred.meta.get("format") != "jsonl" \
-            else (int(lines[s]) if lines is not None else None)
-        raise InputError(f"token {pred.vocab[int(pred.words[i])]!r} does not line up with gold token "
+        prefix, line = where(s, i - int(pred.offsets[s]))
+        raise InputError(f"{prefix}token {pred.vocab[int(pred.words[i])]!r} does not line up with gold token "
                          f"{gold.vocab[int(gold.words[i])]!r} ({bad.size} tokens differ)", pred_path, line)
+    if labels.fits_iob2:
+        gold, pred = to_iob2(gold), to_iob2(pred)
     return gold, pred
 
 
@@ -210,7 +231,7 @@ def run_score(args: argparse.Namespace) -> int:
         raise XnerError("--bootstrap must be >= 0")
     if not 0 < args.alpha < 1:
         raise XnerError("--alpha must be between 0 and 1")
-    gold, pred = load_aligned(args.gold, args.pred, args.format, args.types)
+    gold, pred = load_aligned(args.gold, args.pred, args.format, args.types, args.mode, args.scheme)
     s = score(gold, pred, args.mode, args.bootstrap, args.seed, args.alpha)
     if args.json:
         print_json({**s.to_json(), "gold": args.gold, "pred": args.pred,
@@ -228,7 +249,8 @@ def render_scores(s) -> str:
                      + (f"  f1 CI [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""))
     lines.append(f"{'micro':<8} {s.precision:>9.4f} {s.recall:>9.4f} {s.f1:>9.4f} {s.support:>8} {s.predicted:>9}"
                  + (f"  f1 CI [{s.ci['f1'][0]:.4f}, {s.ci['f1'][1]:.4f}]" if s.ci else ""))
-    lines.append(f"mode={s.mode} sentences={s.n_sentences} tokens={s.n_tokens}")
+    lines.append(f"mode={s.mode}{f' scheme={s.scheme}' if s.scheme else ''} sentences={s.n_sentences} "
+                 f"tokens={s.n_tokens}")
     return "\n".join(lines)
 
 

@@ -1,8 +1,9 @@
 """Where corpora come from: a data folder laid out as ``{lang}/{split}.tsv`` or the HF hub.
 
 The folder is given by ``--data-dir`` or ``XNER_DATA_DIR``; without either, the ``wikiann`` hub
-dataset is used (which needs network access).  Split files may also be ``.jsonl``, ``.conll`` or
-``.parquet``.
+dataset is used (which needs network access).  Only an explicit hub spec selects the hub: ``hub``
+exactly, or ``hub:NAME`` for another dataset; anything else (``hubdata/``, ``./hub``) is a local
+folder.  Split files may also be ``.jsonl``, ``.conll`` or ``.parquet``.
 """
 
 from __future__ import annotations
@@ -78,12 +79,14 @@ class DataDir:
 class HubSource:
     """The ``wikiann`` dataset on the Hugging Face hub (network needed)."""
 
-    name = "hub:wikiann"
-
     def __init__(self, dataset: str = "wikiann", labels: LabelSet | None = None, repair: str = "conlleval"):
         self.dataset = dataset
         self.labels = labels
         self.repair = repair
+
+    @property
+    def name(self) -> str:
+        return f"hub:{self.dataset}"
 
     def languages(self) -> list[str]:
         from .langs import PANX_LANGS
@@ -116,11 +119,25 @@ def _hub_load(dataset: str, lang: str, split: str, repair: str) -> Corpus:
     return c
 
 
+def hub_spec(d: str) -> str | None:
+    """The hub dataset named by ``hub`` (``wikiann``) or ``hub:NAME``; ``None`` for a local path."""
+    if d == "hub":
+        return "wikiann"
+    if d.startswith("hub:"):
+        name = d[4:].strip()
+        if not name:
+            raise XnerError("empty hub dataset name: use 'hub' (the wikiann dataset) or 'hub:NAME'")
+        return name
+    return None
+
+
 def open_source(data_dir: str | os.PathLike | None = None, repair: str = "conlleval") -> DataDir | HubSource:
-    """``--data-dir``, else ``XNER_DATA_DIR``, else the hub (``hub`` or ``hub:NAME`` selects it explicitly)."""
+    """``--data-dir``, else ``XNER_DATA_DIR``, else the hub (``hub`` or ``hub:NAME`` selects it explicitly;
+    a local folder whose name merely starts with ``hub`` is a local folder: ``./hub`` for one named ``hub``)."""
     d = str(data_dir) if data_dir else os.environ.get(ENV, "")
-    if d.startswith("hub"):
-        return HubSource(d.split(":", 1)[1] if ":" in d else "wikiann", repair=repair)
+    hub = hub_spec(d)
+    if hub is not None:
+        return HubSource(hub, repair=repair)
     if d:
         return DataDir(d, repair=repair)
     return HubSource(repair=repair)

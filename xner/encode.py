@@ -16,6 +16,7 @@ Alignment rules:
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -199,53 +200,99 @@ def gather_first(logits_rows: np.ndarray, seg_idx: np.ndarray, seg_tok: np.ndarr
             out[i] = logits_rows[r, first_pos[i]]
 
 
-class WordEncoder:
-    """Caches sub-token ids per word string for one tokenizer."""
+class _Grow:
+    """An append-only numpy buffer with doubling capacity: appends are amortised O(1), and a view of
+    the filled prefix taken earlier stays valid (appends write past it; a larger buffer is new)."""
 
-    def __init__(self, tokenizer, max_length: int = 128):
+    def __init__(self, dtype):
+        self.buf = np.zeros(1024, dtype=dtype)
+        self.n = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self.n + values.size
+        if need > self.buf.size:
+            bigger = np.zeros(max(need, 2 * self.buf.size), dtype=self.buf.dtype)
+            bigger[: self.n] = self.buf[: self.n]
+            self.buf = bigger
+        self.buf[self.n : need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        return self.buf[: self.n]
+
+
+class WordEncoder:
+    """Caches sub-token ids per word string for one tokenizer.
+
+    Safe to share between threads: the cache is changed and read under one lock (the Rust tokenizer
+    releases the GIL while it works, so unguarded appends interleave).  ``max_words`` bounds the
+    cache for long-running services: when a new batch would pass it, the cache starts afresh.
+    """
+
+    def __init__(self, tokenizer, max_length: int = 128, max_words: int | None = None):
         if not getattr(tokenizer, "is_fast", False):
             raise XnerError("a fast (Rust) tokenizer is required")
         self.tokenizer = tokenizer
         self.max_length = int(min(max_length, getattr(tokenizer, "model_max_length", max_length) or max_length))
         if self.max_length < 3:
             raise XnerError("max_length must be at least 3")
+        if max_words is not None and max_words < 1:
+            raise XnerError("the word cache needs room for at least one word")
+        self.max_words = max_words
         self.cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
         self.sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else 0
         if self.cls_id is None or self.sep_id is None:
             raise XnerError("tokenizer has no CLS/BOS or SEP/EOS token")
-        self._index: dict[str, int] = {}
-        self._starts: list[int] = []
-        self._lens: list[int] = []
-        self._pieces = np.zeros(0, dtype=np.int32)
+        self._lock = threading.RLock()
         self.tokenized = 0
+        self.resets = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._index: dict[str, int] = {}
+        self._starts = _Grow(np.int64)
+        self._lens = _Grow(np.int64)
+        self._store = _Grow(np.int32)
         # per-vocabulary (start, length) tables, extended as an append-only vocabulary grows
         self._tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @property
+    def _pieces(self) -> np.ndarray:
+        return self._store.view()
 
     def __len__(self) -> int:
         return len(self._index)
 
+    @property
+    def cache_pieces(self) -> int:
+        """Sub-tokens held by the cache (for memory bounds)."""
+        return self._store.n
+
     def add_words(self, words: list[str], batch: int = 4096) -> int:
         """Tokenize the given strings that are new to the cache; returns how many were new."""
-        new = [w for w in dict.fromkeys(words) if w not in self._index]
-        if not new:
-            return 0
-        chunks = []
-        total = self._pieces.size
-        backend = self.tokenizer.backend_tokenizer  # the Rust tokenizer: same pipeline, no per-word wrapping
-        for k in range(0, len(new), batch):
-            part = new[k : k + batch]
-            enc = [e.ids for e in backend.encode_batch(part, add_special_tokens=False)]
-            for w, ids in zip(part, enc, strict=True):
-                self._index[w] = len(self._starts)
-                self._starts.append(total)
-                self._lens.append(len(ids))
-                total += len(ids)
-                chunks.append(np.asarray(ids, dtype=np.int32))
-        self._pieces = np.concatenate([self._pieces, *chunks]) if chunks else self._pieces
-        self.tokenized += len(new)
-        return len(new)
+        with self._lock:
+            new = [w for w in dict.fromkeys(words) if w not in self._index]
+            if not new:
+                return 0
+            if self.max_words is not None and len(self._index) + len(new) > self.max_words and self._index:
+                self._reset()
+                self.resets += 1
+                new = list(dict.fromkeys(words))
+            backend = self.tokenizer.backend_tokenizer  # the Rust tokenizer: same pipeline, no per-word wrapping
+            for k in range(0, len(new), batch):
+                part = new[k : k + batch]
+                enc = [e.ids for e in backend.encode_batch(part, add_special_tokens=False)]
+                lens = np.fromiter((len(ids) for ids in enc), dtype=np.int64, count=len(enc))
+                starts = self._store.n + np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+                base = len(self._index)
+                self._index.update((w, base + i) for i, w in enumerate(part))
+                self._starts.extend(starts)
+                self._lens.extend(lens)
+                self._store.extend(np.fromiter((t for ids in enc for t in ids), dtype=np.int32, count=int(lens.sum())))
+            self.tokenized += len(new)
+            return len(new)
 
     def _entries(self, strings: list[str]) -> np.ndarray:
         self.add_words(strings)
@@ -258,7 +305,12 @@ class WordEncoder:
         Tables are kept per vocabulary and only its new tail is looked up; a copied vocabulary
         (a perturbed corpus) reuses its parent's table for the shared prefix.
         """
+        with self._lock:
+            return self._vocab_table(vocab)[:2]
+
+    def _vocab_table(self, vocab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(vocab)
+        resets = self.resets
         table = self._tables.get(vocab)
         if table is None:  # the nearest ancestor with a table shares a prefix of ids
             shared, anc = n, vocab
@@ -267,21 +319,25 @@ class WordEncoder:
                 anc = anc.parent
             table = self._tables[anc][:shared] if anc in self._tables else np.zeros(0, dtype=np.int64)
         if table.size < n:
-            table = np.concatenate([table, self._entries(vocab.strings[table.size : n])])
+            tail = self._entries(vocab.strings[table.size : n])
+            if self.resets != resets:  # the cache started afresh: every entry of the table is stale
+                table, tail = np.zeros(0, dtype=np.int64), self._entries(vocab.strings[:n])
+            table = np.concatenate([table, tail])
             self._tables[vocab] = table
-        starts = np.asarray(self._starts, dtype=np.int64)
-        lens = np.asarray(self._lens, dtype=np.int64)
-        return starts[table[:n]], lens[table[:n]]
+        starts, lens = self._starts.view(), self._lens.view()
+        return starts[table[:n]], lens[table[:n]], self._store.view()
 
     def encode(self, corpus: Corpus) -> Encoded:
-        before = self.tokenized
-        vstart, vlen = self.vocab_table(corpus.vocab)
+        with self._lock:
+            before = self.tokenized
+            vstart, vlen, pieces = self._vocab_table(corpus.vocab)
+            new = self.tokenized - before
         tok_start = vstart[corpus.words]
         tok_len = vlen[corpus.words]
         budget = self.max_length - 2
         seg_sent, seg_tok, split = _segments(corpus.offsets, np.maximum(tok_len, 1), budget)
-        ids, row_offsets, piece_word, first_pos = _gather(seg_tok, tok_start, tok_len, self._pieces, budget,
+        ids, row_offsets, piece_word, first_pos = _gather(seg_tok, tok_start, tok_len, pieces, budget,
                                                           self.cls_id, self.sep_id, self.unk_id)
         stats = EncodeStats(len(corpus), corpus.n_tokens, int(seg_sent.size), int(split),
-                            int((tok_len > budget).sum()), int((tok_len == 0).sum()), self.tokenized - before)
+                            int((tok_len > budget).sum()), int((tok_len == 0).sum()), new)
         return Encoded(ids, row_offsets, seg_sent, seg_tok, first_pos, piece_word, self.pad_id, stats)

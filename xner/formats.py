@@ -4,7 +4,9 @@ Formats: ``tsv`` (XTREME PAN-X, ``token<TAB>tag``), ``rahimi`` (``lang:token<TAB
 ``conll`` (whitespace columns, token first and tag last; middle columns survive a round trip),
 ``jsonl`` (``{"tokens": [...], "ner_tags": [...]}`` per line), ``parquet`` and Hugging Face
 ``datasets`` folders (``save_to_disk``).  Every reader reports bad input as one
-:class:`~xner.errors.InputError` naming the file and line; no sentence is ever dropped.
+:class:`~xner.errors.InputError` naming the file and where in it: the line for text formats (for
+JSONL, the 1-based line of the record), the 0-based record (row) index for parquet and HF
+datasets; no sentence is ever dropped.  Integer tag ids follow ``LabelSet.id_names``.
 """
 
 from __future__ import annotations
@@ -12,15 +14,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
-
+from .builder import Builder, locate, tag_id_name
 from .corpus import Corpus, WordVocab
 from .errors import InputError, XnerError
-from .labels import REPAIR_POLICIES, LabelSet, repair_iob2
+from .io import atomic_write, dumps
+from .labels import REPAIR_POLICIES, LabelSet
 
 FORMATS = ("tsv", "rahimi", "conll", "jsonl", "parquet", "hf")
 _RAHIMI = re.compile(r"^([a-z]{2,3}(?:-[a-zA-Z]+)?):(.*)$", re.S)
@@ -83,74 +84,6 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
         raise InputError(f"cannot read: {e.strerror}", str(path)) from None
 
 
-class _Builder:
-    """Accumulates tokens and tags as strings, then interns them in one go."""
-
-    def __init__(self, path: str, labels: LabelSet):
-        self.path = path
-        self.labels = labels
-        self.tokens: list[str] = []
-        self.tags: list[int] = []
-        self.cols: list[str] = []
-        self.lengths: list[int] = []
-        self.lines: list[int] = []  # first line of each sentence
-        self._cur = 0
-        self._tag_cache: dict[str, int] = {}
-
-    def token(self, tok: str, tag: str, lineno: int, col: str = "") -> None:
-        tid = self._tag_cache.get(tag)
-        if tid is None:
-            try:
-                tid = self.labels.encode(tag)
-            except KeyError:
-                raise InputError(
-                    f"unknown tag {tag!r} (known: {', '.join(self.labels.tags)}; "
-                    "pass --types to declare other entity types)", self.path, lineno) from None
-            except ValueError as e:
-                raise InputError(str(e), self.path, lineno) from None
-            self._tag_cache[tag] = tid
-        if self._cur == 0:
-            self.lines.append(lineno)
-        self.tokens.append(tok)
-        self.tags.append(tid)
-        self.cols.append(col)
-        self._cur += 1
-
-    def end_sentence(self) -> None:
-        if self._cur:
-            self.lengths.append(self._cur)
-            self._cur = 0
-
-    def build(self, lang: str, keep_cols: bool, vocab: WordVocab | None, repair: str) -> Corpus:
-        self.end_sentence()
-        if not self.lengths:
-            raise InputError("no sentences found", self.path)
-        vocab = vocab if vocab is not None else WordVocab()
-        offsets = np.zeros(len(self.lengths) + 1, dtype=np.int64)
-        np.cumsum(np.asarray(self.lengths, dtype=np.int64), out=offsets[1:])
-        tags = np.asarray(self.tags, dtype=np.int8)
-        tags, n_fixed = repair_iob2(tags, offsets, repair) if repair != "error" else _strict(
-            self.path, tags, offsets, self.lines)
-        c = Corpus(vocab.add_many(self.tokens), tags, offsets, vocab, self.labels, lang, self.path,
-                   self.cols if keep_cols and any(self.cols) else None)
-        c.meta["repaired_tags"] = n_fixed
-        c.meta["repair_policy"] = repair
-        c.meta["first_lines"] = np.asarray(self.lines, dtype=np.int64)
-        return c
-
-
-def _strict(path: str, tags: np.ndarray, offsets: np.ndarray, lines: list[int]) -> tuple[np.ndarray, int]:
-    from .labels import iob2_violations
-
-    bad = iob2_violations(tags, offsets)
-    if bad.size:
-        s = int(np.searchsorted(offsets, bad[0], side="right") - 1)
-        line = lines[s] + int(bad[0] - offsets[s])
-        raise InputError(f"IOB2 violation: I- tag does not continue a chunk ({bad.size} in file; "
-                         "use --repair conlleval or drop)", path, line)
-    return tags, 0
-
-
 def read_columns(
     path: str | os.PathLike,
     fmt: str = "tsv",
@@ -167,7 +100,7 @@ def read_columns(
     path = str(path)
     text = _decode(path, _read_bytes(path))
     labels = labels if labels is not None else LabelSet.wikiann()
-    b = _Builder(path, labels)
+    b = Builder(path, labels)
     langs: set[str] = set()
     docstarts = 0
     for lineno, line in enumerate(text.split("\n"), 1):
@@ -218,8 +151,8 @@ def read_jsonl(
     path = str(path)
     text = _decode(path, _read_bytes(path))
     labels = labels if labels is not None else LabelSet.wikiann()
-    b = _Builder(path, labels)
-    int_tags = labels.tags
+    b = Builder(path, labels, "sentence")
+    int_tags = labels.id_names
     for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -241,13 +174,7 @@ def read_jsonl(
         for tok, tag in zip(toks, tags, strict=True):
             if not isinstance(tok, str):
                 raise InputError(f"token {tok!r} is not a string", path, lineno)
-            if isinstance(tag, bool) or not isinstance(tag, (str, int)):
-                raise InputError(f"tag {tag!r} is neither a string nor an integer id", path, lineno)
-            if isinstance(tag, int):
-                if not 0 <= tag < len(int_tags):
-                    raise InputError(f"tag id {tag} out of range 0..{len(int_tags) - 1}", path, lineno)
-                tag = int_tags[tag]
-            b.token(tok, tag, lineno)
+            b.token(tok, tag_id_name(tag, int_tags, path, "sentence", lineno), lineno)
         b.end_sentence()
     c = b.build(lang, False, vocab, repair)
     c.meta["format"] = "jsonl"
@@ -266,16 +193,18 @@ def from_records(
     source: str,
     repair: str = "conlleval",
 ) -> Corpus:
+    """Rows of tokens and tags (strings, or ids into ``tag_names``, else ``labels.id_names``)."""
     labels = labels if labels is not None else LabelSet.wikiann()
-    names = list(tag_names) if tag_names is not None else labels.tags
-    b = _Builder(source, labels)
+    names = list(tag_names) if tag_names is not None else labels.id_names
+    b = Builder(source, labels, "record")
     for i, (toks, tt) in enumerate(zip(tokens, tags, strict=True)):
-        if len(toks) != len(tt):
-            raise InputError(f"row {i}: {len(toks)} tokens but {len(tt)} tags", source)
+        if toks is None or tt is None or len(toks) != len(tt):
+            n_tok, n_tag = (len(x) if x is not None else "no" for x in (toks, tt))
+            raise InputError(f"{locate('record', i)[0]}{n_tok} tokens but {n_tag} tags", source)
         if not len(toks):
-            raise InputError(f"row {i}: sentence with no tokens", source)
+            raise InputError(f"{locate('record', i)[0]}sentence with no tokens", source)
         for tok, tag in zip(toks, tt, strict=True):
-            b.token(tok, names[tag] if not isinstance(tag, str) else tag, i + 1)
+            b.token(tok, tag_id_name(tag, names, source, "record", i), i)
         b.end_sentence()
     c = b.build(lang, False, None, repair)
     return c
@@ -359,22 +288,7 @@ def read_corpus(path: str | os.PathLike, fmt: str = "auto", labels: LabelSet | N
     raise XnerError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} or auto")
 
 
-# -- writers ------------------------------------------------------------------------------------------
-
-
-def atomic_write(path: str | os.PathLike, lines: Iterable[str]) -> None:
-    """Write text through a temporary file and rename it into place (no half-written files)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for ln in lines:
-                f.write(ln)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# -- writers (atomic_write lives in xner.io; imported here under its old name) ---------------------
 
 
 def _column_lines(c: Corpus, fmt: str) -> Iterator[str]:
@@ -411,8 +325,7 @@ def write_corpus(c: Corpus, path: str | os.PathLike, fmt: str = "auto") -> None:
     elif fmt == "jsonl":
         sents, tags = c.sentences(), c.tag_lists()
         extra = {"lang": c.lang} if c.lang else {}
-        atomic_write(path, (json.dumps({"tokens": s, "ner_tags": t, **extra}, ensure_ascii=False) + "\n"
-                             for s, t in zip(sents, tags, strict=True)))
+        atomic_write(path, (dumps({"tokens": s, "ner_tags": t, **extra}) + "\n" for s, t in zip(sents, tags, strict=True)))
     elif fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq

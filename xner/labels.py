@@ -73,6 +73,15 @@ class LabelSet:
     def num_tags(self) -> int:
         return 1 + 2 * len(self.types)
 
+    @property
+    def id_names(self) -> list[str]:
+        """What integer tag ids in a file mean (JSONL, parquet without ClassLabel names): the IOB2
+        layout of the declared types, or of WikiANN's (``O, B-PER, I-PER, B-ORG, I-ORG, B-LOC,
+        I-LOC``, the Hugging Face ``wikiann`` ids) for a growable set, whose own order is only the
+        order in which types were first seen."""
+        types = WIKIANN_TYPES if self.growable else self.types
+        return ["O"] + [f"{p}-{t}" for t in types for p in "BI"]
+
     def type_id(self, typ: str) -> int:
         i = self._index.get(typ)
         if i is None:

@@ -3,12 +3,14 @@
 Two modes, as in seqeval 1.2.2:
 
 * ``default`` (conlleval semantics, seqeval's ``mode=None``): a chunk starts at ``B-X``, at an
-  ``I-X`` after ``O`` or after another type; a stray ``I-X`` therefore opens a chunk.
-* ``strict`` (seqeval's ``mode='strict', scheme=IOB2``): a chunk is ``B-X I-X*``; a stray
-  ``I-X`` is not an entity.
+  ``I-X`` after ``O`` or after another type; a stray ``I-X`` therefore opens a chunk.  ``E-``/``S-``
+  tags are read too, with seqeval's rules (:mod:`xner.schemes`).
+* ``strict`` (seqeval's ``mode='strict', scheme=...``): ``IOB2`` (the default: a chunk is
+  ``B-X I-X*``; a stray ``I-X`` is not an entity), ``IOBES`` or ``BILOU``.
 
-Entities never cross sentence boundaries.  Counts are kept per sentence and type so the
-bootstrap can resample sentences without re-extracting chunks.
+IOB2 tag ids (the corpus layout) take the fast path; other schemes use the four-slot layout of
+:class:`~xner.schemes.SchemeLabels`.  Entities never cross sentence boundaries.  Counts are kept
+per sentence and type so the bootstrap can resample sentences without re-extracting chunks.
 """
 
 from __future__ import annotations
@@ -20,17 +22,15 @@ import numpy as np
 
 from .corpus import Corpus, extract_chunks
 from .errors import XnerError
+from .schemes import SCHEMES, SchemeLabels, extract_chunks_scheme, scoring_labels
 
 MODES = ("default", "strict")
 
 
 @numba.njit(cache=True)
-def _sentence_counts(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, n_types: int,
-                     strict: bool) -> np.ndarray:
+def _match(g: np.ndarray, p: np.ndarray, n_sents: int, n_types: int) -> np.ndarray:
     """int32[n_sents, n_types, 3]: (true positives, predicted, gold) per sentence and type."""
-    g = extract_chunks(gold, offsets, strict)
-    p = extract_chunks(pred, offsets, strict)
-    out = np.zeros((offsets.shape[0] - 1, n_types, 3), dtype=np.int32)
+    out = np.zeros((n_sents, n_types, 3), dtype=np.int32)
     for r in range(g.shape[0]):
         out[g[r, 0], g[r, 3], 2] += 1
     for r in range(p.shape[0]):
@@ -49,6 +49,22 @@ def _sentence_counts(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, n_
             a += 1
             b += 1
     return out
+
+
+@numba.njit(cache=True)
+def _sentence_counts(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, n_types: int,
+                     strict: bool) -> np.ndarray:
+    """IOB2 tag ids: int32[n_sents, n_types, 3] of (true positives, predicted, gold)."""
+    return _match(extract_chunks(gold, offsets, strict), extract_chunks(pred, offsets, strict),
+                  offsets.shape[0] - 1, n_types)
+
+
+@numba.njit(cache=True)
+def _sentence_counts_scheme(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, n_types: int,
+                            strict: bool) -> np.ndarray:
+    """The same for four-slot (IOBES / BILOU) tag ids."""
+    return _match(extract_chunks_scheme(gold, offsets, strict), extract_chunks_scheme(pred, offsets, strict),
+                  offsets.shape[0] - 1, n_types)
 
 
 def _prf(tp: np.ndarray, npred: np.ndarray, ngold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,6 +100,7 @@ class Scores:
     correct: int
     per_type: dict[str, TypeScore]
     mode: str = "default"
+    scheme: str | None = None  # strict mode's scheme (IOB2, IOBES or BILOU)
     n_sentences: int = 0
     n_tokens: int = 0
     ci: dict[str, list[float]] = field(default_factory=dict)
@@ -108,20 +125,33 @@ def _resample_weights(m: int, n: int, seed: int):
 
 
 class EntityCounts:
-    """Per-sentence, per-type counts for a (gold, pred) pair; the basis of scores and bootstrap."""
+    """Per-sentence, per-type counts for a (gold, pred) pair; the basis of scores and bootstrap.
 
-    def __init__(self, gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, types: list[str], mode: str = "default"):
+    ``scheme`` says how the tag ids are laid out: ``IOB2`` (the corpus layout), or ``IOBES`` /
+    ``BILOU`` (the four-slot layout of :class:`~xner.schemes.SchemeLabels`; ``default`` mode reads
+    ``B``/``I``/``E``/``S`` in it, as seqeval does, and refuses ``BILOU``).  In ``strict`` mode it is
+    also the scheme whose chunks count.
+    """
+
+    def __init__(self, gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, types: list[str], mode: str = "default",
+                 scheme: str = "IOB2"):
         if mode not in MODES:
             raise XnerError(f"unknown scoring mode {mode!r}; choose default or strict")
+        if scheme not in SCHEMES:
+            raise XnerError(f"unknown tagging scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+        if scheme == "BILOU" and mode == "default":
+            raise XnerError("seqeval's default mode does not read BILOU (L-/U-) tags; use strict mode")
         gold = np.ascontiguousarray(gold, dtype=np.int8)
         pred = np.ascontiguousarray(pred, dtype=np.int8)
         if gold.shape != pred.shape:
             raise XnerError(f"gold has {gold.size} tokens, prediction {pred.size}")
         self.types = list(types)
         self.mode = mode
+        self.scheme = scheme
         self.n_tokens = int(gold.size)
         offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-        self.counts = _sentence_counts(gold, pred, offsets, max(len(types), 1), mode == "strict")
+        kernel = _sentence_counts if scheme == "IOB2" else _sentence_counts_scheme
+        self.counts = kernel(gold, pred, offsets, max(len(types), 1), mode == "strict")
 
     @property
     def n_sentences(self) -> int:
@@ -143,7 +173,7 @@ class EntityCounts:
         s = tot.sum(axis=0)
         mp, mr, mf = _prf(s[0:1], s[1:2], s[2:3])
         return Scores(float(mp[0]), float(mr[0]), float(mf[0]), int(s[2]), int(s[1]), int(s[0]), per_type,
-                      self.mode, self.n_sentences, self.n_tokens)
+                      self.mode, self.scheme if self.mode == "strict" else None, self.n_sentences, self.n_tokens)
 
     def bootstrap(self, n: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, list[float]]:
         """Percentile intervals over sentence resamples for micro P/R/F1 and each type's F1."""
@@ -172,8 +202,9 @@ class EntityCounts:
 
 
 def score_arrays(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, types: list[str], mode: str = "default",
-                 bootstrap: int = 0, seed: int = 0, alpha: float = 0.05) -> Scores:
-    counts = EntityCounts(gold, pred, offsets, types, mode)
+                 bootstrap: int = 0, seed: int = 0, alpha: float = 0.05, scheme: str = "IOB2") -> Scores:
+    """Score tag-id arrays; ``scheme`` is their layout (see :class:`EntityCounts`)."""
+    counts = EntityCounts(gold, pred, offsets, types, mode, scheme)
     s = counts.scores()
     if bootstrap:
         s.ci = counts.bootstrap(bootstrap, seed, alpha)
@@ -182,14 +213,18 @@ def score_arrays(gold: np.ndarray, pred: np.ndarray, offsets: np.ndarray, types:
 
 def score(gold: Corpus, pred: Corpus | np.ndarray, mode: str = "default", bootstrap: int = 0, seed: int = 0,
           alpha: float = 0.05) -> Scores:
-    """Score predictions against a gold corpus; ``pred`` is a corpus over the same tokens or a tag-id array."""
+    """Score predictions against a gold corpus; ``pred`` is a corpus over the same tokens or a tag-id array.
+
+    Corpora read for scoring in another scheme (:class:`~xner.schemes.SchemeLabels`, as
+    ``load_aligned`` returns them for E-/S-/L-/U- tags) are scored in that scheme."""
     if isinstance(pred, Corpus):
         if not np.array_equal(pred.offsets, gold.offsets):
             raise XnerError("gold and prediction have different sentence lengths")
         ptags = pred.tags if pred.labels == gold.labels else pred.labels.remap_to(gold.labels)[pred.tags]
     else:
         ptags = pred
-    return score_arrays(gold.tags, ptags, gold.offsets, gold.labels.types, mode, bootstrap, seed, alpha)
+    scheme = gold.labels.scheme if isinstance(gold.labels, SchemeLabels) else "IOB2"
+    return score_arrays(gold.tags, ptags, gold.offsets, gold.labels.types, mode, bootstrap, seed, alpha, scheme)
 
 
 def encode_tag_lists(seqs: list[list[str]], labels) -> tuple[np.ndarray, np.ndarray]:
@@ -215,16 +250,20 @@ def encode_tag_lists(seqs: list[list[str]], labels) -> tuple[np.ndarray, np.ndar
 
 
 def score_lists(y_true: list[list[str]], y_pred: list[list[str]], mode: str = "default", bootstrap: int = 0,
-                seed: int = 0) -> Scores:
-    """seqeval-style entry point: lists of tag-string lists in, the same numbers out."""
-    from .labels import LabelSet
+                seed: int = 0, scheme: str | None = None) -> Scores:
+    """seqeval-style entry point: lists of tag-string lists in, the same numbers out.
 
-    labels = LabelSet([], growable=True)
+    ``default`` mode reads ``B-``, ``I-``, ``E-`` and ``S-`` tags (seqeval's ``mode=None``);
+    ``strict`` mode reads ``scheme`` (``IOB2`` unless given; ``IOBES`` or ``BILOU``)."""
+    labels = scoring_labels(mode, scheme)
     g, og = encode_tag_lists(y_true, labels)
     p, op = encode_tag_lists(y_pred, labels)
     if not np.array_equal(og, op):
         raise XnerError("y_true and y_pred differ in sentence count or lengths")
-    return score_arrays(g, p, og, labels.types, mode, bootstrap, seed)
+    if labels.fits_iob2:  # the fast path: IOB2 ids
+        table = labels.iob2_table()
+        return score_arrays(table[g], table[p], og, labels.types, mode, bootstrap, seed, scheme="IOB2")
+    return score_arrays(g, p, og, labels.types, mode, bootstrap, seed, scheme=labels.scheme)
 
 
 def paired_bootstrap(a: EntityCounts, b: EntityCounts, n: int = 1000, seed: int = 0,

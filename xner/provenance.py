@@ -10,19 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from .io import json_default  # noqa: F401  (its old home; result files import it from here)
+from .threads import available_cpus
+
 PACKAGES = ("xner", "numpy", "numba", "torch", "transformers", "tokenizers", "onnx", "onnxruntime",
             "onnxruntime-gpu", "optimum", "optimum-onnx", "datasets", "seqeval")
-
-
-def json_default(o):
-    """``json.dumps(default=...)`` for result files: numpy scalars and arrays, paths, else ``str``."""
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
@@ -60,6 +52,7 @@ def provenance(**extra) -> dict:
         "command": " ".join(sys.argv),
         "versions": versions(),
         "git_commit": git_commit(),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu": cpu_model(), "cores": available_cpus(), "cores_total": os.cpu_count(),
+                    "platform": platform.platform()},
         **extra,
     }

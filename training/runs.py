@@ -1,0 +1,82 @@
+"""A training run's identity, and when an output folder may be resumed.
+
+``train`` and ``distill`` write ``run_identity.json`` into ``--out`` before the first step: the
+model (with a hash of its files), the data (a content hash of every corpus), languages, seed and
+hyperparameters.  A later run into the same folder resumes from its last checkpoint only when its
+identity is the same; otherwise it stops (exit 2) and names what differs, unless ``--overwrite``
+(then the old checkpoints are removed and training starts afresh).  A non-empty folder that holds
+no xner run is never written into without ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from xner.corpus import Corpus
+from xner.errors import XnerError
+from xner.fingerprint import corpus_sha256, model_sha256
+from xner.io import json_default, write_json
+
+IDENTITY = "run_identity.json"
+
+
+def corpus_identity(c: Corpus) -> dict:
+    return {"lang": c.lang, "split": c.meta.get("split"), "sentences": len(c), "sha256": corpus_sha256(c)}
+
+
+def model_identity(name: str) -> dict:
+    return {"name": str(name), "sha256": model_sha256(name)}
+
+
+def _canonical(d: dict) -> dict:
+    return json.loads(json.dumps(d, sort_keys=True, default=json_default))
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k} ({_short(a)} -> {_short(b)})")
+    return out
+
+
+def _short(v) -> str:
+    s = json.dumps(v, ensure_ascii=False, default=json_default)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def prepare_run(out: Path, identity: dict, overwrite: bool = False) -> Path | None:
+    """Check ``out`` against this run's identity; returns the checkpoint to resume from, or None."""
+    from .finetune import last_checkpoint
+
+    identity = _canonical(identity)
+    if out.exists() and not out.is_dir():
+        raise XnerError(f"--out {out} is a file, not a folder")
+    path = out / IDENTITY
+    fresh = False
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {"damaged": True}
+        diff = _differences(old, identity)
+        if diff:
+            if not overwrite:
+                raise XnerError(f"--out {out} holds a different run; differs in: {'; '.join(diff)}. Nothing was "
+                                "touched: choose another folder, or --overwrite to start afresh there")
+            fresh = True
+    elif out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise XnerError(f"--out {out} is not empty and holds no xner training run; nothing was touched "
+                            "(choose a new folder, or --overwrite to train there)")
+        fresh = True
+    if fresh:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # never resume another run's state
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(path, identity)
+    return None if fresh else last_checkpoint(out / "checkpoints")

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 
 from xner.cli import command
 
-#: suite name -> module in xner.bench with ``run(quick, data_dir) -> SuiteResult``
-SUITES = {"score": "score", "perturb": "perturb", "encode": "encode", "inference": "inference", "sweep": "sweep",
-          "scaling": "scaling"}
+from .suites import SUITES
 
 
 @command
@@ -31,28 +27,9 @@ def _bench(sub: argparse._SubParsersAction) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     from .harness import markdown, write_results
+    from .suites import run_suites
 
-    names = list(SUITES) if args.suite == "all" else [args.suite]
-    results = []
-    import time
-
-    for name in names:
-        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        mod = importlib.import_module(f"xner.bench.{SUITES[name]}")
-        kw = {}
-        if name == "inference":
-            from .inference import SIZES, parse_shapes
-
-            models = args.models.split(",") if args.models else None
-            if models and not set(models) <= set(SIZES):
-                from xner.errors import XnerError
-
-                raise XnerError(f"--models takes {', '.join(SIZES)}")
-            kw = {"device": args.device, "models": models, "shapes": parse_shapes(args.shapes)}
-        results.append(mod.run(quick=args.quick, data_dir=args.data_dir, **kw))
-        results[-1].settings["suite_seconds"] = round(time.perf_counter() - t0, 1)
-        print(f"[bench] {name} took {results[-1].settings['suite_seconds']} s", file=sys.stderr, flush=True)
+    results = run_suites(args.suite, args.quick, args.data_dir, args.device, args.models, args.shapes)
     js, md = write_results(results, args.out)
     print(markdown(results))
     print(f"results: {js} {md}")

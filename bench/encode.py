@@ -16,7 +16,7 @@ def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
     import tempfile
     from pathlib import Path
 
-    from xner.training.models import load_tokenizer
+    from xner.hf import load_tokenizer
 
     mdir = build("tiny", Path(tempfile.mkdtemp(prefix="xner-bench-")), data_dir)
     tok = load_tokenizer(str(mdir))

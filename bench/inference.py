@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xner.hub import local_mbert_vocab
+
 from .data import bench_corpus, default_data_dir
 from .harness import SuiteResult, measure, measure_interleaved
 
@@ -23,11 +25,8 @@ SIZES = {
 
 
 def _vocab(data_dir: str | None) -> str | None:
-    d = default_data_dir(data_dir)
-    if d is None:
-        return None
-    v = Path(d).parent / "tokenizers" / "bert-base-multilingual-cased" / "vocab.txt"
-    return str(v) if v.exists() else None
+    v = local_mbert_vocab(default_data_dir(data_dir))
+    return str(v) if v else None
 
 
 _BUILT: dict[tuple[str, str | None], Path] = {}
@@ -81,8 +80,8 @@ def run(quick: bool = False, data_dir: str | None = None, device: str = "cpu", m
 
     from xner.export.build import export
     from xner.export.runtime import Runtime
+    from xner.hf import load_model
     from xner.threads import omp_threads
-    from xner.training.models import load_model
 
     threads = omp_threads()
     torch.set_num_threads(threads)

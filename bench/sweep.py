@@ -30,16 +30,15 @@ def config(quick: bool, vocab_spec: str | None) -> dict:
 
 
 def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
-    from xner.robustness.store import Store
-    from xner.robustness.sweep import run_sweep
+    from xner.experiments import Store, run_sweep
+    from xner.hub import local_mbert_vocab
 
     d = default_data_dir(data_dir)
     res = SuiteResult("sweep")
     if d is None:
         res.notes.append("no WikiANN data folder: the sweep suite needs --data-dir or XNER_DATA_DIR")
         return res
-    vocab = Path(d).parent / "tokenizers" / "bert-base-multilingual-cased" / "vocab.txt"
-    cfg = config(quick, "mbert" if vocab.exists() else None)
+    cfg = config(quick, "mbert" if local_mbert_vocab(d) else None)
     if quick:  # reuse the model the other suites built
         from .inference import build
 

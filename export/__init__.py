@@ -1,0 +1,13 @@
+"""Export: ONNX export with a parity gate, optimised/quantised variants, the ONNX Runtime engine, the
+pipeline, prediction and the HTTP server."""
+
+from .build import ParityError, export, variant_name
+from .exporter import export_model
+from .parity import Parity, check
+from .pipeline import Entity, NerPipeline, split_words
+from .predict import predict
+from .runtime import Runtime, variant_file
+from .server import create_app, serve
+
+__all__ = ["Entity", "NerPipeline", "Parity", "ParityError", "Runtime", "check", "create_app", "export",
+           "export_model", "predict", "serve", "split_words", "variant_file", "variant_name"]

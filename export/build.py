@@ -58,37 +58,54 @@ def export(model_dir: str, out: str | Path, exporter: str = "auto", level: str |
                       f"rejected candidate and its report are in {kept}; --force keeps the model anyway")
 
 
+def variant_name(parts: list[str]) -> str:
+    """``[]`` -> ``model.onnx``; ``["O2", "int8"]`` -> ``model_O2_int8.onnx`` (sentence-transformers' layout)."""
+    return "model.onnx" if not parts else f"model_{'_'.join(parts)}.onnx"
+
+
 def _build(model_dir: str, out: Path, exporter: str, level: str | None, quantize: str | None, fp16: bool,
            eval_corpus: Corpus | None, force: bool, opset: int, threads: int | None, provider: str) -> dict:
     t0 = time.time()
     path, used = export_model(model_dir, out, exporter, opset)
-    steps: list[dict] = [{"step": "export", "exporter": used, "opset": opset}]
-    gates: list[dict] = []
-    # gate the plain float32 export first, then the transformed graph
-    p = check(model_dir, str(out), eval_corpus, "exact", provider, threads)
-    gates.append({"after": "export", **p.to_json()})
+    steps: list[dict] = [{"step": "export", "exporter": used, "opset": opset, "variant": path.name}]
+    cache: dict = {}  # the PyTorch reference, computed once for every variant's gate
+    p = check(model_dir, str(out), eval_corpus, "exact", provider, threads, file_name=path.name, cache=cache)
+    gates: list[dict] = [{"after": "export", "variant": path.name, **p.to_json()}]
+    # every transformation writes a new variant beside the last one, and each variant is gated
+    parts: list[str] = []
     approximate = False
-    if level:
-        steps.append({"step": "optimize", **optimize(path, level)})
-        approximate |= level == "O3"
-    if quantize:
-        steps.append({"step": "quantize", **quantize_int8(path)})
-        approximate = True
     verified_on = provider
-    if fp16:
-        steps.append({"step": "fp16", **to_fp16(path)})
-        approximate = True
-        verified_on = _gpu_provider() or provider  # an fp16 graph is meant for the GPU: gate it there when there is one
-    if len(steps) > 1:
-        p = check(model_dir, str(out), eval_corpus, "approximate" if approximate else "exact", verified_on, threads)
-        gates.append({"after": steps[-1]["step"], **p.to_json()})
+    plan = ([("optimize", level)] if level else []) + ([("quantize", "int8")] if quantize else []) + \
+        ([("fp16", "fp16")] if fp16 else [])
+    for step, part in plan:
+        src = out / variant_name(parts)
+        parts.append(part)
+        dst = out / variant_name(parts)
+        if step == "optimize":
+            info = optimize(src, dst, level)
+            approximate |= level == "O3"
+        elif step == "quantize":
+            info = quantize_int8(src, dst)
+            approximate = True
+        else:
+            info = to_fp16(src, dst)
+            approximate = True
+            verified_on = _gpu_provider() or provider  # an fp16 graph is meant for the GPU: gate it there if one exists
+        steps.append({"step": step, "variant": dst.name, **info})
+        p = check(model_dir, str(out), eval_corpus, "approximate" if approximate else "exact", verified_on, threads,
+                  file_name=dst.name, cache=cache)
+        gates.append({"after": step, "variant": dst.name, **p.to_json()})
+    default = variant_name(parts)
     passed = all(g["passed"] for g in gates)
+    variants = {g["variant"]: {"passed": g["passed"], "kind": g["kind"], "after": g["after"],
+                               "bytes": (out / g["variant"]).stat().st_size} for g in gates}
     report = {
         "tool": folders.MARK, "source_model": str(model_dir), "steps": steps, "gates": gates, "passed": passed,
-        "forced": force and not passed,
+        "forced": force and not passed, "default": default, "variants": variants,
         "eval": {"lang": eval_corpus.lang, "sentences": len(eval_corpus), "source": eval_corpus.source}
         if eval_corpus is not None else {"sample": "vocabulary words, seed 0"},
-        "onnx_bytes": path.stat().st_size, "seconds": round(time.time() - t0, 1), "provenance": provenance(),
+        "onnx_bytes": (out / default).stat().st_size, "seconds": round(time.time() - t0, 1),
+        "provenance": provenance(),
     }
     if fp16:
         report["gpu_verified"] = gates[-1]["provider"] in ("CUDAExecutionProvider", "TensorrtExecutionProvider")

@@ -24,6 +24,11 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
 
 
+def _add_variant(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", help="which graph of the export folder: fp32 (model.onnx), O2, int8, O2_int8, fp16, "
+                   "... or a file name (default: the one the export made last, as its report says)")
+
+
 @command
 def _export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export to ONNX (optimum or torch.onnx), optimise, quantise, gate",
@@ -69,6 +74,7 @@ def _verify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", default="exact", choices=["exact", "approximate"],
                    help="exact: logits within 1e-4; approximate (int8/fp16): agreement >= 0.99, F1 change <= 1 point")
     p.add_argument("--json", action="store_true")
+    _add_variant(p)
     _add_eval(p)
     p.set_defaults(func=run_verify)
 
@@ -76,7 +82,7 @@ def _verify(sub: argparse._SubParsersAction) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     from .parity import check
 
-    p = check(args.model, args.onnx, _eval_corpus(args), args.kind, "cpu", args.threads)
+    p = check(args.model, args.onnx, _eval_corpus(args), args.kind, "cpu", args.threads, file_name=args.variant)
     if args.json:
         print_json(p.to_json())
     else:
@@ -96,58 +102,16 @@ def _predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="json", choices=["json", "conll"])
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--threads", type=int)
+    _add_variant(p)
     p.set_defaults(func=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from .predict import predict
 
-    from xner.errors import XnerError
-    from xner.io import dumps
-
-    from .pipeline import NerPipeline, split_words
-
-    pipe = NerPipeline(args.model, provider=args.provider, threads=args.threads)
-    if args.text is not None:
-        texts = [args.text]
-    elif args.input == "-":
-        texts = [ln.rstrip("\n") for ln in sys.stdin]
-    else:
-        p = Path(args.input)
-        if not p.is_file():
-            raise XnerError(f"{args.input}: no such file")
-        if p.suffix in (".tsv", ".conll", ".jsonl", ".parquet"):  # a corpus: tag its words
-            from xner.formats import read_corpus
-
-            c = read_corpus(p, repair="keep")
-            tagged = c.with_tags(pipe.runtime.predict(c))
-            if args.format == "conll":  # streamed to standard output, never through a file writer
-                sys.stdout.writelines(f"{w}\t{t}\n" if w else "\n" for w, t in _lines(tagged))
-            else:
-                extra = {"lang": tagged.lang} if tagged.lang else {}
-                sys.stdout.writelines(dumps({"tokens": s, "ner_tags": t, **extra}) + "\n"
-                                      for s, t in zip(tagged.sentences(), tagged.tag_lists(), strict=True))
-            return 0
-        texts = p.read_text(encoding="utf-8").splitlines()
-    texts = [t for t in texts if t.strip()]
-    if not texts:
-        raise XnerError("no text to tag")
-    if args.format == "json":
-        for t, ents in zip(texts, pipe.texts(texts), strict=True):
-            print(dumps({"text": t, "entities": [e.to_json() for e in ents]}))
-    else:
-        words = [[w for w, _, _ in split_words(t)] for t in texts]
-        for ws, tags in zip(words, pipe.predict_words(words), strict=True):
-            for w, (tag, _) in zip(ws, tags, strict=True):
-                print(f"{w}\t{tag}")
-            print()
+    predict(args.model, sys.stdout, text=args.text, input=args.input, fmt=args.format, provider=args.provider,
+            threads=args.threads, variant=args.variant)
     return 0
-
-
-def _lines(c):
-    for ws, ts in zip(c.sentences(), c.tag_lists(), strict=True):
-        yield from zip(ws, ts, strict=True)
-        yield "", ""
 
 
 @command
@@ -162,6 +126,7 @@ def _serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-body", type=int, default=1_000_000, help="largest request body in bytes")
     p.add_argument("--cache-words", type=int, default=200_000,
                    help="distinct words the encoder caches before it starts afresh (bounds memory)")
+    _add_variant(p)
     p.add_argument("--full-metadata", action="store_true",
                    help="/metadata also shows local paths, the export's command line and host (off by default)")
     p.set_defaults(func=run_serve)
@@ -171,7 +136,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     serve(args.model, args.host, args.port, args.provider, args.threads, args.max_body, args.cache_words,
-          args.full_metadata)
+          args.full_metadata, args.variant)
     return 0
 
 

@@ -10,17 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from xner.errors import XnerError
+from xner.families import family
 
 EXPORTERS = ("auto", "optimum", "torch")
-#: model inputs per model family (the optimum exporters keep a config per family; this is ours)
-FAMILY_INPUTS = {
-    "bert": ("input_ids", "attention_mask", "token_type_ids"),
-    "xlm-roberta": ("input_ids", "attention_mask"),
-    "roberta": ("input_ids", "attention_mask"),
-    "distilbert": ("input_ids", "attention_mask"),
-    "electra": ("input_ids", "attention_mask", "token_type_ids"),
-    "deberta-v2": ("input_ids", "attention_mask", "token_type_ids"),
-}
 
 
 def optimum_available() -> bool:
@@ -32,9 +24,8 @@ def optimum_available() -> bool:
 
 
 def model_inputs(model_type: str) -> tuple[str, ...]:
-    if model_type not in FAMILY_INPUTS:
-        raise XnerError(f"no export config for model type {model_type!r} (known: {', '.join(FAMILY_INPUTS)})")
-    return FAMILY_INPUTS[model_type]
+    """The graph inputs of a model family (its registered spec, :mod:`xner.families`)."""
+    return family(model_type).inputs
 
 
 def export_optimum(model_dir: str, out: Path, opset: int = 18) -> Path:
@@ -50,7 +41,7 @@ def export_optimum(model_dir: str, out: Path, opset: int = 18) -> Path:
 def export_torch(model_dir: str, out: Path, opset: int = 18) -> Path:
     import torch
 
-    from xner.training.models import load_model, load_tokenizer
+    from xner.hf import load_model, load_tokenizer
 
     model = load_model(str(model_dir)).eval()
     tok = load_tokenizer(str(model_dir))

@@ -16,7 +16,7 @@ from xner.errors import XnerError
 
 #: thresholds: exact float32 graphs must match logits; approximate ones (int8, fp16, O3's GELU
 #: approximation) must keep tags and F1
-FP32_MAX_ABS = 1e-4
+FP32_MAX_ABS = 1e-4  # the default; each model family sets its own (xner.families.Family.fp32_tolerance)
 APPROX_AGREEMENT = 0.99
 APPROX_F1_CHANGE = 0.01
 
@@ -62,24 +62,32 @@ def sample_corpus(tokenizer, n: int = 200, seed: int = 0) -> Corpus:
 
 
 def check(model_dir: str, onnx_dir: str, corpus: Corpus | None = None, kind: str = "exact",
-          provider: str = "cpu", threads: int | None = None) -> Parity:
-    """Compare PyTorch and ONNX Runtime on the same encoded words."""
+          provider: str = "cpu", threads: int | None = None, file_name: str | None = None,
+          cache: dict | None = None) -> Parity:
+    """Compare PyTorch and ONNX Runtime on the same encoded words.
+
+    ``file_name`` picks a variant of the export (default: the report's default variant);
+    ``cache`` (a dict) keeps the PyTorch reference between the gates of one export's variants.
+    """
     from xner.corpus import extract_chunks
+    from xner.hf import load_model
     from xner.metrics import score
-    from xner.training.models import load_model
-    from xner.training.predict import word_logits
+    from xner.torchinfer import word_logits
 
     from .runtime import Runtime
 
     if kind not in ("exact", "approximate"):
         raise XnerError("parity kind must be exact or approximate")
-    rt = Runtime(onnx_dir, provider=provider, threads=threads, allow_failed=True)
-    model = load_model(str(model_dir))
+    rt = Runtime(onnx_dir, provider=provider, threads=threads, allow_failed=True, file_name=file_name)
+    cache = {} if cache is None else cache
     sampled = corpus is None
     if corpus is None:
-        corpus = sample_corpus(rt.tokenizer)
+        corpus = cache.get("sample") or sample_corpus(rt.tokenizer)
+        cache["sample"] = corpus
     enc = rt.encoder.encode(corpus)
-    ref = word_logits(model, rt.encoder, corpus, encoded=enc)
+    if cache.get("corpus") is not corpus:
+        cache.update(corpus=corpus, ref=word_logits(load_model(str(model_dir)), rt.encoder, corpus, encoded=enc))
+    ref = cache["ref"]
     got = rt.logits(corpus, enc)  # checks the output's name and shape on every batch
     reasons = []
     if not np.isfinite(got).all():
@@ -98,8 +106,9 @@ def check(model_dir: str, onnx_dir: str, corpus: Corpus | None = None, kind: str
     diff = float(np.abs(ref - got).max()) if ref.size else 0.0
     agree = float((ref_tags == got_tags).mean()) if ref_tags.size else 1.0
     if kind == "exact":
-        thresholds = {"max_abs_diff": FP32_MAX_ABS}
-        passed = diff <= FP32_MAX_ABS
+        tol = rt.family.fp32_tolerance
+        thresholds = {"max_abs_diff": tol}
+        passed = diff <= tol
     else:
         thresholds = {"tag_agreement": APPROX_AGREEMENT, "f1_change": APPROX_F1_CHANGE}
         passed = agree >= APPROX_AGREEMENT and abs(f_got - f_ref) <= APPROX_F1_CHANGE

@@ -56,8 +56,10 @@ class Entity:
 class NerPipeline:
     """``NerPipeline("onnx_dir")("Marie Curie a vécu à Paris.")`` -> list of :class:`Entity`."""
 
-    def __init__(self, model: str | Runtime, provider: str = "auto", threads: int | None = None):
-        self.runtime = model if isinstance(model, Runtime) else Runtime(model, provider=provider, threads=threads)
+    def __init__(self, model: str | Runtime, provider: str = "auto", threads: int | None = None,
+                 variant: str | None = None):
+        self.runtime = model if isinstance(model, Runtime) else Runtime(model, provider=provider, threads=threads,
+                                                                        file_name=variant)
 
     def _corpus(self, word_lists: list[list[str]]) -> Corpus:
         vocab = WordVocab()

@@ -20,6 +20,7 @@ import numpy as np
 from xner.corpus import Corpus
 from xner.encode import Encoded, WordEncoder, gather_first
 from xner.errors import XnerError
+from xner.families import family
 from xner.labels import LabelSet
 
 PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
@@ -46,24 +47,49 @@ def choose_providers(requested: str, available: list[str]) -> list[str]:
     return [name] + (["CPUExecutionProvider"] if name != "CPUExecutionProvider" else [])
 
 
+def variant_file(report: dict | None, name: str | None) -> str:
+    """The graph file of a variant: ``None`` -> the report's default (else ``model.onnx``); ``"int8"``,
+    ``"O2_int8"`` -> ``model_int8.onnx``, ``model_O2_int8.onnx``; ``"fp32"`` -> ``model.onnx``."""
+    if name is None:
+        return (report or {}).get("default", "model.onnx")
+    if name.endswith(".onnx"):
+        return name
+    return "model.onnx" if name in ("fp32", "model", "") else f"model_{name.removeprefix('model_')}.onnx"
+
+
+def gate_of(report: dict | None, variant: str) -> dict | None:
+    """A variant's gate result from the export report (older reports: the whole export's)."""
+    if not report:
+        return None
+    if "variants" in report:
+        return report["variants"].get(variant)
+    return {"passed": report.get("passed", True)}
+
+
 class Runtime:
     """``Runtime(folder).predict(corpus)`` -> tag ids per word; ``logits(corpus)`` -> first-sub-token logits."""
 
     def __init__(self, path: str | Path, provider: str = "auto", threads: int | None = None,
                  token_budget: int = 8192, max_batch: int = 256, max_length: int | None = None,
-                 file_name: str = "model.onnx", cache_words: int | None = None, allow_failed: bool = False):
+                 file_name: str | None = None, cache_words: int | None = None, allow_failed: bool = False):
         ort = import_ort()
         self.path = Path(path)
-        onnx_file = self.path / file_name if self.path.is_dir() else self.path
-        if self.path.is_file():
-            self.path = self.path.parent
-        if not onnx_file.exists():
-            raise XnerError(f"no {file_name} in {self.path} (export a model with xner export)")
+        if self.path.is_file():  # a graph file: its folder holds the rest
+            self.path, file_name = self.path.parent, self.path.name
+        if not self.path.is_dir():
+            raise XnerError(f"{self.path}: no such export folder (export a model with xner export)")
         if not (self.path / "config.json").is_file():
             raise XnerError(f"no config.json in {self.path} (export a model with xner export)")
         self.report = self._read_report()
-        if self.report and not self.report.get("passed", True) and not self.report.get("forced") and not allow_failed:
-            raise XnerError(f"{self.path}: this export failed its parity gate (see export_report.json); re-export, "
+        self.variant = variant_file(self.report, file_name)
+        onnx_file = self.path / self.variant
+        if not onnx_file.exists():
+            have = sorted(p.name for p in self.path.glob("model*.onnx"))
+            raise XnerError(f"no {self.variant} in {self.path} (variants here: {', '.join(have) or 'none'}; export "
+                            "a model with xner export)")
+        gate = gate_of(self.report, self.variant)
+        if gate is not None and not gate.get("passed", True) and not self.report.get("forced") and not allow_failed:
+            raise XnerError(f"{onnx_file}: this export failed its parity gate (see export_report.json); re-export, "
                             "or export with --force to use it anyway")
         if threads is not None and threads < 1:
             raise XnerError(f"--threads must be at least 1, got {threads}")
@@ -101,12 +127,12 @@ class Runtime:
         self.labels = LabelSet.from_tags(tags)
         if self.labels.tags != tags:
             raise XnerError(f"{self.path}: labels {tags} do not follow the O, B-X, I-X layout")
-        from xner.training.models import load_tokenizer
+        from xner.hf import load_tokenizer
 
         self.tokenizer = load_tokenizer(str(self.path))
-        limit = max_length or min(cfg.get("max_position_embeddings", 512) - (2 if cfg.get("model_type") in
-                                  ("xlm-roberta", "roberta") else 0), 512)
-        self.encoder = WordEncoder(self.tokenizer, limit, max_words=cache_words)
+        self.family = family(cfg.get("model_type"))
+        limit = max_length or min(self.family.token_limit(cfg.get("max_position_embeddings", 512)), 512)
+        self.encoder = WordEncoder(self.tokenizer, limit, max_words=cache_words, family=self.family)
         self.token_budget = token_budget
         self.max_batch = max_batch
         self._stat_lock = threading.Lock()
@@ -186,6 +212,6 @@ class Runtime:
         return tags
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "provider": self.provider, "requested": self.requested,
+        return {"path": str(self.path), "variant": self.variant, "provider": self.provider, "requested": self.requested,
                 "inputs": self.input_names, "labels": self.labels.tags, "max_length": self.encoder.max_length,
                 "model_type": self.config.get("model_type"), "export": self.report}

@@ -77,7 +77,7 @@ def public_metadata(description: dict) -> dict:
     """What ``/metadata`` shows by default: the model's interface, never local paths, the command line
     or the host (``--full-metadata`` opts in to the whole description)."""
     export = description.get("export") or {}
-    return {k: description.get(k) for k in ("provider", "inputs", "labels", "max_length", "model_type")} | {
+    return {k: description.get(k) for k in ("variant", "provider", "inputs", "labels", "max_length", "model_type")} | {
         "export": {"passed": export.get("passed"), "forced": export.get("forced"),
                    "steps": [{k: v for k, v in st.items() if k in ("step", "exporter", "level", "type", "dtype")}
                              for st in export.get("steps", [])]} if export else None}
@@ -85,14 +85,15 @@ def public_metadata(description: dict) -> dict:
 
 def create_app(model_dir: str, provider: str = "auto", threads: int | None = None, max_body: int = 1_000_000,
                max_items: int = 256, max_chars: int = 20_000, cache_words: int = CACHE_WORDS,
-               full_metadata: bool = False):
+               full_metadata: bool = False, variant: str | None = None):
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
     from .runtime import Runtime
 
-    pipe = NerPipeline(Runtime(model_dir, provider=provider, threads=threads, cache_words=cache_words))
+    pipe = NerPipeline(Runtime(model_dir, provider=provider, threads=threads, cache_words=cache_words,
+                               file_name=variant))
     started = time.time()
     stats = {"requests": 0, "items": 0}
     stats_lock = threading.Lock()  # handlers run in a thread pool
@@ -151,8 +152,9 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto",
           threads: int | None = None, max_body: int = 1_000_000, cache_words: int = CACHE_WORDS,
-          full_metadata: bool = False) -> None:
+          full_metadata: bool = False, variant: str | None = None) -> None:
     import uvicorn
 
-    app = create_app(model_dir, provider, threads, max_body, cache_words=cache_words, full_metadata=full_metadata)
+    app = create_app(model_dir, provider, threads, max_body, cache_words=cache_words, full_metadata=full_metadata,
+                     variant=variant)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xner.cli import add_data_dir, command, set_torch_threads
+from xner.cli import add_data_dir, command
 from xner.errors import XnerError
 
 
@@ -30,17 +30,10 @@ def _context(args, runtime=None):
 
 
 def _rate(s: str):
-    if s == "default":
-        return s
-    if s in ("none", "study", "all"):
-        return None
-    try:
-        r = float(s)
-    except ValueError:
-        raise XnerError(f"bad rate {s!r}: a number in [0, 1], or 'none' (every eligible unit)") from None
-    if not 0 <= r <= 1:
-        raise XnerError(f"rate {r} is not in [0, 1]")
-    return r
+    """``--rate``: see ``perturbations.parse_rate`` (imported when a command runs, not at start-up)."""
+    from .perturbations import parse_rate
+
+    return parse_rate(s)
 
 
 @command
@@ -62,7 +55,7 @@ def run_perturb(args: argparse.Namespace) -> int:
     from xner.io import write_json
     from xner.provenance import provenance
 
-    from .perturbations import make
+    from .perturbations import make, rate_params
 
     runtime = None
     if args.model:
@@ -70,7 +63,7 @@ def run_perturb(args: argparse.Namespace) -> int:
 
         runtime = Runtime(args.model)
     corpus, ctx, src = _context(args, runtime)
-    kw = {} if args.rate == "default" else {"rate": args.rate}
+    kw = rate_params(args.rate)
     if args.pool:
         kw["pool"] = args.pool
     pert = make(args.perturbation, **kw)
@@ -108,11 +101,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from xner.export.runtime import Runtime
 
     from .evaluate import all_perturbations, evaluate, render, run_meta, write_rows
+    from .perturbations import parse_rates
 
     runtime = Runtime(args.model, provider=args.provider, threads=args.threads)
     corpus, ctx, src = _context(args, runtime)
     perts = all_perturbations() if args.perturbations == "all" else [x for x in args.perturbations.split(",") if x]
-    rates = [_rate(x) for x in args.rates.split(",")] if args.rates else None
+    rates = parse_rates(args.rates) if args.rates else None
     try:
         seeds = [int(x) for x in args.seeds.split(",")]
     except ValueError:
@@ -136,90 +130,4 @@ def run_evaluate(args: argparse.Namespace) -> int:
     tot = sum(secs.values()) or 1.0
     print("time: " + ", ".join(f"{k} {v:.2f} s ({100 * v / tot:.1f}%)" for k, v in secs.items())
           + "  (vectors = model inference for context_swap's word vectors)")
-    return 0
-
-
-@command
-def _sweep(sub: argparse._SubParsersAction) -> None:
-    from .sweep import builtin_configs
-
-    p = sub.add_parser("sweep", help="run a robustness sweep (resumable, local or Ray)",
-                       description="Train, distil, export and evaluate every cell of a sweep config (a TOML file or "
-                       f"a built-in: {', '.join(builtin_configs())}). Results go to a SQLite store, one row per cell; "
-                       "a rerun skips finished cells.")
-    p.add_argument("config", help="TOML file or built-in config name")
-    p.add_argument("--store", default=None, help="SQLite results file (default runs/<config>/results.sqlite)")
-    p.add_argument("--executor", default="local", choices=["local", "ray"])
-    p.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
-    add_data_dir(p)
-    p.set_defaults(func=run_sweep_cmd)
-
-
-def run_sweep_cmd(args: argparse.Namespace) -> int:
-    from .sweep import load_config, run_sweep
-
-    cfg = load_config(args.config)
-    store = args.store or f"runs/{cfg['name']}/results.sqlite"
-    set_torch_threads()
-    r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address)
-    print(f"sweep {cfg['name']}: {r['cells']} cells, {r['skipped']} already done, {r['written']} written -> {r['store']}")
-    return 0
-
-
-@command
-def _report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="tables, reference numbers and plots from a results store",
-                       description="Write report.md, CSV tables (study-shaped, with the reference study's numbers "
-                       "beside matching cells), PNG plots and overlap-F1 correlations from a sweep's store.")
-    p.add_argument("store", help="SQLite results file from xner sweep")
-    p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=run_report)
-
-
-def run_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .report import build
-
-    if not Path(args.store).is_file():
-        raise XnerError(f"{args.store}: no such results store")
-    r = build(args.store, args.out)
-    print(f"report: {r['report']} ({r['cells']} cells); plots: {', '.join(r['plots'])}")
-    return 0
-
-
-@command
-def _demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the main job: a small source-diversity sweep end to end, then its report",
-                       description="Run the built-in 'demo' sweep (three offline pairs id->ms, nl->af, ar->fa; small "
-                       "models built by init-model; native, zero-shot, single- and two-source students; ONNX int8; "
-                       "perturbed, evaluated) and write its report. Data from --data-dir or XNER_DATA_DIR.")
-    add_data_dir(p)
-    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--executor", default="local", choices=["local", "ray"])
-    p.set_defaults(func=run_demo)
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    import os
-    import time
-    from pathlib import Path
-
-    from .report import build
-    from .sweep import _hub_reachable, run_sweep
-
-    d = args.data_dir or os.environ.get("XNER_DATA_DIR")
-    if not d:
-        if not _hub_reachable():
-            raise XnerError("the demo needs WikiANN data: give --data-dir (e.g. ../shared/data/wikiann) or set "
-                            "XNER_DATA_DIR; the Hugging Face hub (the other source) is not reachable from here")
-        d = "hub"
-    t0 = time.time()
-    out = Path(args.out)
-    set_torch_threads()
-    r = run_sweep("demo", out / "results.sqlite", args.executor, d, args.repair)
-    rep = build(out / "results.sqlite", out / "report")
-    print(rep["main_table"])
-    print(f"\ndemo finished in {time.time() - t0:.0f} s: {r['cells']} cells ({r['skipped']} reused).")
-    print(f"report: {rep['report']}\nplots:  {', '.join(rep['plots'])}")
     return 0

@@ -11,13 +11,37 @@ from xner.io import atomic_write, dumps
 from xner.metrics import EntityCounts, paired_bootstrap
 from xner.provenance import provenance
 
-from .perturbations import Context, make, names
+from .perturbations import DEFAULT_RATE, Context, Rate, make, names, rate_params
+
+__all__ = ["all_perturbations", "clean_cell", "evaluate", "perturbation", "render", "run_cell", "run_meta",
+           "write_rows"]
 
 
 def _scores_row(counts: EntityCounts) -> dict:
     s = counts.scores()
     return {"precision": s.precision, "recall": s.recall, "f1": s.f1,
             "per_type": {t: v.f1 for t, v in s.per_type.items()}, "support": s.support}
+
+
+def perturbation(name: str, rate: Rate = DEFAULT_RATE):
+    """The perturbation ``name`` at a parsed ``rate`` (:func:`parse_rate`): its own, a share, or None
+    (every eligible unit)."""
+    return make(name, **rate_params(rate))
+
+
+def clean_cell(runtime, corpus: Corpus, bootstrap: int = 1000) -> tuple[EntityCounts, dict]:
+    """Encode, infer and score the clean test set: its counts (what perturbed cells are compared with)
+    and its row (scores, bootstrap intervals, seconds per stage)."""
+    t0 = time.perf_counter()
+    enc = runtime.encoder.encode(corpus)
+    t1 = time.perf_counter()
+    pred = runtime.predict(corpus, enc)
+    t2 = time.perf_counter()
+    clean = EntityCounts(corpus.tags, pred, corpus.offsets, corpus.labels.types)
+    row = _scores_row(clean)
+    row["ci"] = clean.bootstrap(bootstrap, 0) if bootstrap else {}
+    row["seconds"] = {"perturb": 0.0, "encode": t1 - t0, "infer": t2 - t1, "score": time.perf_counter() - t2}
+    return clean, row
 
 
 def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_counts: EntityCounts,
@@ -56,22 +80,12 @@ def evaluate(runtime, corpus: Corpus, perturbations: list[str], rates: list[floa
              ctx: Context, bootstrap: int = 1000, meta: dict | None = None, skip_missing: bool = True) -> Iterator[dict]:
     """Yield the clean row, then one row per perturbation x rate x seed."""
     meta = dict(meta or {})
-    t0 = time.perf_counter()
-    enc = runtime.encoder.encode(corpus)
-    t1 = time.perf_counter()
-    pred = runtime.predict(corpus, enc)
-    t2 = time.perf_counter()
-    clean = EntityCounts(corpus.tags, pred, corpus.offsets, corpus.labels.types)
-    row = {**meta, "perturbation": "clean", "rate": None, "seed": None, **_scores_row(clean)}
-    row["ci"] = clean.bootstrap(bootstrap, 0) if bootstrap else {}
-    row["seconds"] = {"perturb": 0.0, "encode": t1 - t0, "infer": t2 - t1, "score": time.perf_counter() - t2}
-    yield row
+    clean, row = clean_cell(runtime, corpus, bootstrap)
+    yield {**meta, "perturbation": "clean", "rate": None, "seed": None, **row}
     for name in perturbations:
-        for rate in (rates or ["default"]):
-            kw = {} if rate == "default" else {"rate": rate}
-            pert = make(name, **kw)
-            parts = getattr(pert, "parts", [pert])
-            missing = [n for p in parts for n in p.needs if getattr(ctx, n) is None]
+        for rate in (rates or [DEFAULT_RATE]):
+            pert = perturbation(name, rate)
+            missing = pert.missing(ctx)
             if missing:
                 if skip_missing:
                     yield {**meta, "perturbation": pert.name, "skipped": f"needs {', '.join(sorted(set(missing)))}"}
@@ -79,7 +93,7 @@ def evaluate(runtime, corpus: Corpus, perturbations: list[str], rates: list[floa
             for seed in seeds:
                 cell = run_cell(runtime, corpus, pert, seed, ctx, clean, bootstrap)
                 yield {**meta, "perturbation": pert.name, "params": pert.params,
-                       "rate": None if rate == "default" else rate, "seed": seed, **cell}
+                       "rate": None if rate == DEFAULT_RATE else rate, "seed": seed, **cell}
 
 
 def all_perturbations() -> list[str]:

@@ -7,12 +7,14 @@ sentence index), never on batch size, order or the number of workers.
 
 from __future__ import annotations
 
-import unicodedata
 import zlib
-from functools import lru_cache
 
 import numba
 import numpy as np
+
+__all__ = ["GOLDEN", "char_noise", "choose_chunks", "draw", "perturbation_key", "pick_tokens", "randint",
+           "replace_chunks", "select_k_per_sentence", "select_tokens", "shift_donors", "splitmix", "uniform",
+           "uniforms"]
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -209,81 +211,7 @@ def pick_tokens(selected, offsets, sid, n_choices, seed, key, salt):
     return out
 
 
-# -- character noise over code points -----------------------------------------------------------
-
-#: QWERTY neighbours (Latin); other characters fall back to letters of their own script nearby
-_QWERTY = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
-
-
-def _keyboard_map() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    nb: dict[int, list[int]] = {}
-    for r, row in enumerate(_QWERTY):
-        for c, ch in enumerate(row):
-            near = [_QWERTY[rr][cc] for rr in (r - 1, r, r + 1) if 0 <= rr < 3
-                    for cc in (c - 1, c, c + 1) if 0 <= cc < len(_QWERTY[rr]) and (rr, cc) != (r, c)]
-            nb[ord(ch)] = [ord(x) for x in near]
-            nb[ord(ch.upper())] = [ord(x.upper()) for x in near]
-    keys = sorted(nb)
-    off = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum([len(nb[k]) for k in keys], out=off[1:])
-    return np.asarray(keys, np.int32), np.asarray([x for k in keys for x in nb[k]], np.int32), off
-
-
-KEYBOARD = _keyboard_map()
-#: name prefixes that are not scripts by themselves: the script is named by the next word too
-_PREFIXES = {"OLD", "NEW", "FULLWIDTH", "HALFWIDTH", "MATHEMATICAL", "SMALL", "CIRCLED", "PARENTHESIZED",
-             "SQUARED", "NEGATIVE", "CAPITAL", "TAG", "MEROITIC"}
-_NOT_SCRIPTS = {"COMBINING", "MODIFIER", "VEDIC", "MUSICAL"}
-#: letters and marks that can be typed into a word (no modifier letters, no enclosing marks)
-_TYPABLE = {"Lu", "Ll", "Lt", "Lo", "Mn", "Mc"}
-NEIGHBOURS = 4  # letters an insertion may pick besides a copy of its anchor
-
-
-def script_key(cp: int) -> str:
-    """The script a letter or mark belongs to, from its Unicode name ("ARABIC LETTER BEH" -> ARABIC);
-    "" for anything else (separators, controls, format characters such as ZWNJ, digits, punctuation,
-    symbols, generic combining marks)."""
-    ch = chr(cp)
-    if unicodedata.category(ch) not in _TYPABLE:
-        return ""
-    words = unicodedata.name(ch, "").split()
-    if not words or words[0] in _NOT_SCRIPTS or "ACCENT" in words or "STRESS" in words:
-        return ""  # generic marks; prosodic accents of any script
-    return " ".join(words[:2]) if words[0] in _PREFIXES and len(words) > 2 else words[0]
-
-
-@lru_cache(maxsize=4096)
-def _block(block: int) -> tuple[tuple[int, str], ...]:
-    """(code point, script) of the typable letters and marks of a 128-code-point block."""
-    return tuple((c, k) for c in range(block * 128, min(block * 128 + 128, 0x110000)) if (k := script_key(c)))
-
-
-@lru_cache(maxsize=65536)
-def _near(cp: int) -> tuple[int, ...] | None:
-    """The nearest letters/marks of ``cp``'s script in its block (None: ``cp`` has no script)."""
-    k = script_key(cp)
-    if not k:
-        return None
-    same = [c for c, kc in _block(cp // 128) if kc == k and c != cp]
-    return tuple(sorted(same, key=lambda c: (abs(c - cp), c))[:NEIGHBOURS])
-
-
-def script_neighbours(cps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(code points that are letters of a script, sorted; their same-script neighbours as a CSR)."""
-    uniq = [c for c in np.unique(cps).tolist() if _near(c) is not None]
-    near = [_near(c) for c in uniq]
-    off = np.zeros(len(uniq) + 1, dtype=np.int64)
-    np.cumsum([len(x) for x in near], out=off[1:])
-    return np.asarray(uniq, np.int32), np.asarray([c for x in near for c in x], np.int32), off
-
-
-def codepoints(strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """UTF-32 code points of strings as a CSR, decoded in one call."""
-    cp = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.int32)
-    lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
-    off = np.zeros(len(strings) + 1, dtype=np.int64)
-    np.cumsum(lens, out=off[1:])
-    return cp, off
+# -- character noise over code points (tables: perturbations/char.py) ------------------------------
 
 
 @numba.njit(cache=True, inline="always")

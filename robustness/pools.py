@@ -13,6 +13,8 @@ from pathlib import Path
 from xner.corpus import Corpus
 from xner.errors import XnerError
 
+__all__ = ["LOCALES", "corpus_items", "faker_items", "resolve_pool"]
+
 #: language -> Faker locale; ``own`` says whether Faker has the language itself
 LOCALES: dict[str, tuple[str, bool]] = {
     "fr": ("fr_FR", True), "ar": ("ar_AA", True), "en": ("en_US", True), "es": ("es_ES", True),

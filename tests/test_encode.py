@@ -6,7 +6,7 @@ from conftest import MBERT_VOCAB
 
 from xner.corpus import Corpus
 from xner.encode import WordEncoder, gather_first
-from xner.training.models import load_tokenizer
+from xner.hf import load_tokenizer
 
 
 @pytest.fixture(scope="module")

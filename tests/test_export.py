@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from onnx_edits import damage
 
 from xner.cli import main
 from xner.datadir import DataDir
@@ -32,7 +33,7 @@ def test_export_fp32_and_int8_pass_gates(tmp_path, trained, eval_corpus, arch, e
     q = export(trained[arch], tmp_path / "int8", exporter, quantize="int8", eval_corpus=eval_corpus, threads=1)
     assert q["passed"] and q["gates"][-1]["kind"] == "approximate"
     assert q["gates"][-1]["tag_agreement"] >= 0.99
-    assert (tmp_path / "int8" / "model.onnx").stat().st_size < (tmp_path / "fp32" / "model.onnx").stat().st_size
+    assert (tmp_path / "int8" / "model_int8.onnx").stat().st_size < (tmp_path / "fp32" / "model.onnx").stat().st_size
     report = json.loads((tmp_path / "int8" / "export_report.json").read_text())
     assert report["provenance"]["versions"]["onnx"] and report["eval"]["lang"] == "en"
 
@@ -51,21 +52,9 @@ def test_export_fp32_and_int8_pass_gates(tmp_path, trained, eval_corpus, arch, e
         assert np.allclose(np.asarray(logits)[0, first], ours[: len(words)], atol=1e-4)
 
 
-def _damage(folder):
-    import onnx
-    from onnx import numpy_helper
-
-    m = onnx.load(str(folder / "model.onnx"))
-    for init in m.graph.initializer:
-        arr = numpy_helper.to_array(init)
-        if arr.ndim == 2 and arr.shape[1] == 7:  # the classifier weight
-            init.CopyFrom(numpy_helper.from_array(arr[:, ::-1].copy() * 3, init.name))
-    onnx.save(m, str(folder / "model.onnx"))
-
-
 def test_gate_fails_on_damaged_model(tmp_path, trained, eval_corpus, capsys):
     export(trained["bert"], tmp_path / "m", "torch", eval_corpus=eval_corpus)
-    _damage(tmp_path / "m")
+    damage(tmp_path / "m")
     p = check(trained["bert"], str(tmp_path / "m"), eval_corpus)
     assert not p.passed and p.max_abs_diff > 1e-2
     rc = main(["verify", "--model", trained["bert"], "--onnx", str(tmp_path / "m")])
@@ -77,9 +66,9 @@ def test_export_gate_refuses_then_force(tmp_path, trained, eval_corpus, monkeypa
 
     real = build.quantize_int8
 
-    def broken(path):  # a quantiser that wrecks the model: the gate must stop it
-        out = real(path)
-        _damage(path.parent)
+    def broken(src, dst):  # a quantiser that wrecks the model: the gate must stop it
+        out = real(src, dst)
+        damage(dst.parent, dst.name)
         return out
 
     monkeypatch.setattr(build, "quantize_int8", broken)

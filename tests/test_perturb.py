@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import Counter
 
@@ -11,9 +12,23 @@ from xner.datadir import DataDir
 from xner.errors import XnerError
 from xner.formats import write_corpus
 from xner.labels import iob2_violations, repair_iob2
-from xner.robustness.perturbations import REGISTRY, Context, apply_batched, make, names
+from xner.robustness.perturbations import (
+    ALIASES,
+    CONTEXT_NEEDS,
+    REGISTRY,
+    Context,
+    EntityTokens,
+    NotEdited,
+    OTokens,
+    apply_batched,
+    make,
+    names,
+)
 
-ENTITY = {"entity_swap_shared", "name_swap", "place_swap", "entity_resample"}
+#: every perturbation and alias, from the registry: the invariant tests below are parametrised over it, so
+#: a perturbation registered with one class is checked by all of them (see the last test of this group)
+ALL = names()
+REGISTERED = list(REGISTRY)
 
 
 class FakeRuntime:
@@ -36,43 +51,53 @@ def check_invariants(before, r):
     assert iob2_violations(before.tags, before.offsets).size == 0, "repair the input first (repair_iob2)"
     assert iob2_violations(after.tags, after.offsets).size == 0  # every output is valid IOB2, no escape
     assert (after.lengths > 0).all()
-    name = r.stats["perturbation"]
-    if not set(name.split("+")) & ENTITY:
+    units = {REGISTRY[p].unit for p in r.stats["perturbation"].split("+")}
+    if units == {"tokens"}:
         assert np.array_equal(after.lengths, before.lengths)  # token perturbations keep every length
         assert np.array_equal(after.tags, before.tags)
         changed = after.vocab.lookup(after.words) != np.array(before.vocab.lookup(before.words), dtype=object)
         assert not (np.asarray(changed) & ~r.edit).any()  # every change is marked
-    else:
-        # entity perturbations keep the O-word sequence of every sentence
+    elif units == {"entities"}:
+        # entity perturbations keep the O-word sequence of every sentence and edit entity tokens only
         ob = [[w for w, t in zip(s, ts, strict=True) if t == "O"] for s, ts in zip(before.sentences(), before.tag_lists(), strict=True)]
         oa = [[w for w, t in zip(s, ts, strict=True) if t == "O"] for s, ts in zip(after.sentences(), after.tag_lists(), strict=True)]
-        if "context" not in name and "random" not in name and "char" not in name:
-            assert oa == ob
-        assert (after.tags[r.edit] != 0).all() or "context" in name
+        assert oa == ob
+        assert (after.tags[r.edit] != 0).all()
     assert r.stats["tokens_edited"] == int(r.edit.sum())
 
 
 def _langs(data_dir):
-    out = [(DataDir(data_dir), lang, "en") for lang in ("ru", "ar", "hi", "fa", "en")]
+    out = [(str(data_dir), lang, "en") for lang in ("ru", "ar", "hi", "fa", "en")]
     if WIKIANN.is_dir():
-        src = DataDir(WIKIANN)
-        out += [(src, lang, "en" if lang != "en" else "fr") for lang in src.languages()]
+        out += [(str(WIKIANN), lang, "en" if lang != "en" else "fr") for lang in DataDir(WIKIANN).languages()]
     return out
 
 
-def test_every_perturbation_on_every_language(data_dir):
-    rt = FakeRuntime()
+@functools.cache
+def _load(root: str, lang: str, split: str):
+    """Corpora are read once for all parametrised tests (perturbations never modify their input)."""
+    c = DataDir(root).load(lang, split)
+    return c.subset(np.arange(1500)) if split == "test" and len(c) > 1500 else c
+
+
+def _ctx(root, lang: str, train_lang: str = "en") -> Context:
+    return Context(train=_load(str(root), train_lang, "train"), runtime=FakeRuntime(), source=DataDir(root),
+                   lang=lang)
+
+
+# -- invariants of every registered perturbation (and alias) -------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_invariant_on_every_language(data_dir, name):
+    """Same sentences in the same order, valid IOB2, lengths/tags or O-words kept, every change marked."""
     checked = 0
-    for src, lang, train_lang in _langs(data_dir):
-        c = src.load(lang, "test")
-        if len(c) > 1500:
-            c = c.subset(np.arange(1500))
-        ctx = Context(train=src.load(train_lang, "train"), runtime=rt, source=src, lang=lang)
-        for name in names():
-            r = make(name).apply(c, 1, ctx)
-            check_invariants(c, r)
-            checked += 1
-    assert checked >= 5 * len(names())
+    for root, lang, train_lang in _langs(data_dir):
+        c = _load(root, lang, "test")
+        r = make(name).apply(c, 1, _ctx(root, lang, train_lang))
+        check_invariants(c, r)
+        checked += 1
+    assert checked >= 5
 
 
 def test_named_pools(data_dir, tmp_path):
@@ -95,13 +120,10 @@ def _bytes(c, tmp_path, name):
     return p.read_bytes()
 
 
-@pytest.mark.parametrize("name", ["entity_swap_shared", "context_swap", "name_swap", "place_swap", "entity_resample",
-                                  "context_mask", "char_noise", "random_token", "entity_and_context",
-                                  "resample_and_mask"])
-def test_deterministic_across_batches_order_and_workers(tmp_path, data_dir, name):
-    src = DataDir(data_dir)
-    c = src.load("ru", "test")
-    ctx = Context(train=src.load("en", "train"), runtime=FakeRuntime(), source=src, lang="ru")
+@pytest.mark.parametrize("name", ALL)
+def test_invariant_deterministic_across_batches_order_and_workers(tmp_path, data_dir, name):
+    c = _load(str(data_dir), "ru", "test")
+    ctx = _ctx(data_dir, "ru")
     pert = make(name)
     ref = pert.apply(c, 7, ctx)
     want = _bytes(ref.corpus, tmp_path, "ref.jsonl")
@@ -116,19 +138,109 @@ def test_deterministic_across_batches_order_and_workers(tmp_path, data_dir, name
         assert _bytes(other.corpus, tmp_path, "o.jsonl") != want  # another seed, another set
 
 
-def test_rate_accuracy(data_dir):
+@pytest.mark.parametrize("name", ALL)
+def test_invariant_rate_zero_is_identity(tmp_path, data_dir, name):
+    c = _load(str(data_dir), "ru", "test")
+    r = make(name, rate=0.0).apply(c, 5, _ctx(data_dir, "ru"))
+    assert _bytes(r.corpus, tmp_path, "zero.jsonl") == _bytes(c, tmp_path, "clean.jsonl")
+    assert not r.edit.any()
+    assert r.stats["tokens_edited"] == r.stats["entities_edited"] == r.stats["sentences_edited"] == 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_invariant_stats_agree_with_the_output(data_dir, name):
+    c = _load(str(data_dir), "ar", "test")
+    pert = make(name)
+    r = pert.apply(c, 2, _ctx(data_dir, "ar"))
+    st, after, edit = r.stats, r.corpus, r.edit
+    assert st["perturbation"] == pert.name
+    assert st["sentences"] == len(after) == len(c) and st["tokens"] == after.n_tokens
+    ch = after.chunks()
+    off = after.offsets.tolist()
+    assert st["entities"] == ch.shape[0]
+    assert st["entities_edited"] == sum(bool(edit[a:b].any()) for _, a, b, _ in ch.tolist())
+    assert st["sentences_edited"] == sum(bool(edit[a:b].any()) for a, b in zip(off[:-1], off[1:], strict=True))
+    assert st["token_edit_rate"] == pytest.approx(st["tokens_edited"] / st["tokens"])
+    assert st["entity_edit_rate"] == pytest.approx(st["entities_edited"] / max(st["entities"], 1))
+    parts = ALIASES.get(name, name).split("+")
+    part_stats = st["parts"] if len(parts) > 1 else [st]
+    assert [p["perturbation"] for p in part_stats] == parts
+    for part, ps in zip(parts, part_stats, strict=True):
+        assert ps["params"] == make(part).params
+        edited = ps["tokens_edited"] if REGISTRY[part].unit == "tokens" else ps["entities_edited"]
+        assert 0 <= edited <= ps["eligible"]  # every perturbation says how many units it could edit
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_invariant_needs_are_declared_and_checked(data_dir, name):
+    pert = make(name)
+    parts = getattr(pert, "parts", [pert])
+    assert all(set(p.needs) <= set(CONTEXT_NEEDS) for p in parts)
+    c = _load(str(data_dir), "en", "test")
+    if any(p.requirements() for p in parts):
+        with pytest.raises(XnerError, match="needs"):
+            pert.apply(c, 0, Context(lang="en"))
+    else:  # works on the test set alone
+        check_invariants(c, pert.apply(c, 0, Context(lang="en")))
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_invariant_any_constraint_combines(data_dir, name):
+    """Constraints (what may be edited) combine with every perturbation (how it edits)."""
+    from xner.robustness.perturbations import Scope
+
+    c = _load(str(data_dir), "ru", "test")
+    ctx = _ctx(data_dir, "ru")
+    tokens = REGISTRY[name].unit == "tokens"
+    # NotEdited: whatever an earlier step edited is carried over untouched
+    prev = np.random.default_rng(0).random(c.n_tokens) < 0.3
+    r = make(name, constraints=[NotEdited()], rate=None).apply(c, 4, ctx, prev_edit=prev)
+    assert len(r.corpus) == len(c) and iob2_violations(r.corpus.tags, r.corpus.offsets).size == 0
+    assert int(r.carried.sum()) == int(prev.sum())
+    if tokens:
+        assert not (r.edit & ~r.carried & prev).any()
+        assert r.corpus.vocab.lookup(r.corpus.words[prev]) == c.vocab.lookup(c.words[prev])
+    # O tokens only / entity tokens only
+    for constraint in (OTokens(), EntityTokens()):
+        r = make(name, constraints=[constraint]).apply(c, 4, ctx)
+        check_invariants(c, r)
+        if tokens:
+            assert constraint.mask(Scope(c, ctx, np.zeros(c.n_tokens, np.bool_)))[r.edit].all()
+        elif isinstance(constraint, OTokens):
+            assert not r.edit.any()  # no chunk is made of O tokens
+
+
+def _parametrised(test) -> set[str]:
+    return {v for m in getattr(test, "pytestmark", []) if m.name == "parametrize" and m.args[0] == "name"
+            for v in m.args[1]}
+
+
+def test_every_registered_perturbation_is_in_every_invariant_test():
+    """The invariant tests take their perturbations from the registry: one registered after this module
+    was imported, or a hand-written list, fails here."""
+    invariants = {k: v for k, v in globals().items() if k.startswith("test_invariant_")}
+    assert len(invariants) >= 6
+    for k, test in invariants.items():
+        missing = set(REGISTRY) - _parametrised(test)
+        assert not missing, f"{k} does not check {sorted(missing)}"
+    assert {n for n in REGISTRY if not REGISTRY[n].needs} <= _parametrised(test_rate_accuracy)
+
+
+@pytest.mark.parametrize("name", [n for n in REGISTERED if not REGISTRY[n].needs])
+def test_rate_accuracy(data_dir, name):
+    """Asked vs measured rates, for every perturbation that works on the test set alone (those that need
+    the training language edit only what it shares, which may be less than the rate)."""
     src = DataDir(WIKIANN if WIKIANN.is_dir() else data_dir)
     lang = "fa" if WIKIANN.is_dir() else "ru"
     c = src.load(lang, "test")
-    for name in ("name_swap", "place_swap", "entity_resample", "char_noise", "random_token", "context_mask"):
-        for rate in (0.05, 0.1, 0.2):
-            r = make(name, rate=rate).apply(c, 3, Context(source=src, lang=lang))
-            unit = REGISTRY[name].unit
-            measured = r.stats["entity_edit_rate"] if unit == "entities" else r.stats["token_edit_rate"]
-            n = r.stats["entities"] if unit == "entities" else r.stats["tokens"]
-            # each unit is a Bernoulli draw: allow 4 binomial standard deviations (plus 5% of the rate)
-            tol = 4 * (rate * (1 - rate) / n) ** 0.5 + 0.05 * rate
-            assert abs(measured - rate) <= tol, (name, rate, measured, tol)
+    for rate in (0.05, 0.1, 0.2):
+        r = make(name, rate=rate).apply(c, 3, Context(source=src, lang=lang))
+        unit = REGISTRY[name].unit
+        measured = r.stats["entity_edit_rate"] if unit == "entities" else r.stats["token_edit_rate"]
+        n = r.stats["entities"] if unit == "entities" else r.stats["tokens"]
+        # each unit is a Bernoulli draw: allow 4 binomial standard deviations (plus 5% of the rate)
+        tol = 4 * (rate * (1 - rate) / n) ** 0.5 + 0.05 * rate
+        assert abs(measured - rate) <= tol, (name, rate, measured, tol)
 
 
 def test_study_p1_touches_only_shared_chunks(data_dir):
@@ -219,9 +331,9 @@ def test_script_neighbours_are_letters_of_the_same_script():
     """Every candidate an insert or substitution may type, for every letter of the BMP, is a letter or
     mark sharing a script (Unicode Script_Extensions) with its anchor."""
     fu = pytest.importorskip("fontTools.unicodedata")
-    from xner.robustness import kernels as K
+    from xner.robustness.perturbations.char import script_neighbours
 
-    frm, to, off = K.script_neighbours(np.arange(0x10000, dtype=np.int32))
+    frm, to, off = script_neighbours(np.arange(0x10000, dtype=np.int32))
     assert frm.size > 40_000 and not np.isin([0x200C, 0x200B, 0x20, 0x0640, 0x0964], frm).any()
     scx = {c: fu.script_extension(chr(c)) for c in set(frm.tolist()) | set(to.tolist())}
     bad = [(f"U+{a:04X}", f"U+{b:04X}") for a, b in zip(np.repeat(frm, np.diff(off)).tolist(), to.tolist(), strict=True)
@@ -281,7 +393,7 @@ def test_errors():
 def test_context_mask_with_masked_lm(tmp_path, data_dir, tiny_bert):
     from transformers import BertConfig, BertForMaskedLM
 
-    from xner.training.models import load_tokenizer
+    from xner.hf import load_tokenizer
 
     tok = load_tokenizer(str(tiny_bert))
     m = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,

@@ -10,9 +10,8 @@ import sys
 import pytest
 
 from xner.cli import main
-from xner.robustness.report import reference
-from xner.robustness.store import Store, read_done
-from xner.robustness.sweep import comparable, load_config, plan, run_sweep
+from xner.experiments import Store, comparable, load_config, plan, read_done, reference, run_sweep
+from xner.robustness.statistics import correlation
 
 TOML = """
 name = "tiny"
@@ -110,7 +109,7 @@ def with_artifacts(learned, store):
 #: runs the CLI and SIGKILLs itself as it is about to write cell number argv[1] + 1
 KILLED_AFTER = """
 import os, signal, sys
-from xner.robustness.store import Store, read_done
+from xner.experiments import Store
 put, n = Store.put, [0]
 def dying_put(self, params, row):
     if n[0] == int(sys.argv[1]):
@@ -194,6 +193,22 @@ def test_report_tables_plots_and_reference(tmp_path, data_dir):
     assert "entity_token_overlap~F1" in corr
 
 
+def test_correlations_match_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    y = x + rng.normal(size=40)
+    y[:5] = y[0]  # ties: Spearman's average ranks
+    c = correlation(x, y, n=200)
+    assert c["n"] == 40
+    assert abs(c["pearson"] - stats.pearsonr(x, y)[0]) < 1e-12
+    assert abs(c["spearman"] - stats.spearmanr(x, y)[0]) < 1e-12
+    for k in ("pearson", "spearman"):
+        assert c[f"{k}_ci"][0] <= c[k] <= c[f"{k}_ci"][1]
+
+
 def test_demo_needs_data(monkeypatch, capsys):
     monkeypatch.delenv("XNER_DATA_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # neither a data folder nor the hub
@@ -207,11 +222,12 @@ def test_failed_int8_gate_falls_back_to_float32(tmp_path, data_dir, monkeypatch)
 
     real = build.quantize_int8
 
-    def broken(path):  # a quantiser that wrecks the classifier: its gate must fail
+    def broken(*paths):  # a quantiser that wrecks the classifier: its gate must fail
         import onnx
         from onnx import numpy_helper
 
-        out = real(path)
+        out = real(*paths)
+        path = paths[-1]  # the quantised graph: (src, dst) writes dst
         m = onnx.load(str(path))
         for init in m.graph.initializer:
             a = numpy_helper.to_array(init)

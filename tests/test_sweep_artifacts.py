@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 from xner.datadir import DataDir
-from xner.robustness.store import Store
-from xner.robustness.sweep import Artifacts, Group, load_config, resolve_models
+from xner.experiments import Artifacts, Group, Store, load_config, resolve_models
 
 CFG = {"name": "t", "targets": ["fa"], "settings": [{"kind": "native"}],
        "models": {"tiny": {"init": {"arch": "bert", "vocab": "vocab.txt"}}}}
@@ -30,9 +29,11 @@ def _log(kind: str, out) -> None:
 
 
 def install_fakes(monkeypatch_setattr) -> None:
-    import xner.export.build as build
-    import xner.training.finetune as finetune
-    import xner.training.models as models
+    import importlib
+
+    # the modules themselves (a package may export a function of the same name, e.g. training.finetune)
+    build, finetune, models = (importlib.import_module(f"xner.{m}") for m in ("export.build", "training.finetune",
+                                                                               "training.models"))
 
     def fake_init(arch, out, **kw):
         _log("init", out)
@@ -132,7 +133,7 @@ def test_two_sweeps_build_one_artifact_once(tmp_path, data_dir):
 
 WRITER = """
 import sys
-from xner.robustness.store import Store
+from xner.experiments import Store
 with Store({store!r}) as st:
     for i in range(150):
         assert st.put({{"writer": {k}, "i": i}}, {{"f1": i / 150}})

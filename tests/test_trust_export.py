@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_edits import damage, set_classifier_bias
 
 from xner.cli import main
 from xner.datadir import DataDir
@@ -64,36 +65,24 @@ def test_export_refuses_foreign_folder_and_keeps_its_files(tmp_path, trained, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "work"]
 
 
-def _damage(folder: Path) -> None:
-    import onnx
-    from onnx import numpy_helper
-
-    m = onnx.load(str(folder / "model.onnx"))
-    for init in m.graph.initializer:
-        arr = numpy_helper.to_array(init)
-        if arr.ndim == 2 and arr.shape[1] == 7:  # the classifier weight
-            init.CopyFrom(numpy_helper.from_array(arr[:, ::-1].copy() * 3, init.name))
-    onnx.save(m, str(folder / "model.onnx"))
-
-
 def test_failed_gate_keeps_earlier_export_and_runtime_refuses_candidate(tmp_path, trained, eval_corpus,
                                                                         monkeypatch):
     import xner.export.build as build
 
     out = tmp_path / "m"
     export(trained["bert"], out, "torch", quantize="int8", eval_corpus=eval_corpus)
-    good = _sha(out / "model.onnx")
+    good = _sha(out / "model_int8.onnx")
     real = build.quantize_int8
 
-    def broken(path):
-        r = real(path)
-        _damage(path.parent)
+    def broken(src, dst):
+        r = real(src, dst)
+        damage(dst.parent, dst.name)
         return r
 
     monkeypatch.setattr(build, "quantize_int8", broken)
     with pytest.raises(ParityError, match="rejected candidate"):
         export(trained["bert"], out, "torch", quantize="int8", eval_corpus=eval_corpus)
-    assert _sha(out / "model.onnx") == good  # the earlier export is untouched
+    assert _sha(out / "model_int8.onnx") == good  # the earlier export is untouched
     rejected = tmp_path / "m.rejected"
     assert json.loads((rejected / "export_report.json").read_text())["passed"] is False
     with pytest.raises(XnerError, match="failed its parity gate"):
@@ -118,24 +107,12 @@ def _edit_classifier(src: str, dst: Path, fn) -> str:
     return str(dst)
 
 
-def _set_onnx_bias(folder: Path, value: float) -> None:
-    import onnx
-    from onnx import numpy_helper
-
-    m = onnx.load(str(folder / "model.onnx"))
-    for init in m.graph.initializer:
-        arr = numpy_helper.to_array(init)
-        if arr.shape == (7,):  # the classifier bias
-            init.CopyFrom(numpy_helper.from_array(np.full(7, value, np.float32), init.name))
-    onnx.save(m, str(folder / "model.onnx"))
-
-
 @pytest.mark.parametrize("kind", ["exact", "approximate"])
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_non_finite_logits_fail_every_gate(tmp_path, trained, eval_corpus, kind, value):
     d = tmp_path / "m"
     export(trained["bert"], d, "torch", eval_corpus=eval_corpus)
-    _set_onnx_bias(d, value)
+    set_classifier_bias(d, value)
     p = check(trained["bert"], str(d), eval_corpus, kind)
     assert not p.passed and "non-finite" in p.reason
 

@@ -115,7 +115,7 @@ def test_init_model_tokenizer_is_reproducible(tmp_path, data_dir):
 
 
 def test_trained_wordpiece_tokenizes_every_script(tiny_bert):
-    from xner.training.models import load_tokenizer
+    from xner.hf import load_tokenizer
 
     tok = load_tokenizer(str(tiny_bert))
     for word in ("Москва", "Boston", "تهران", "दिल्ली"):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from xner.cli import add_data_dir, command, print_json, set_torch_threads
+from xner.families import archs
 
 
 @command
@@ -14,7 +14,7 @@ def _init_model(sub: argparse._SubParsersAction) -> None:
                        description="Build a random-init BERT or XLM-R token-classification model of a chosen "
                        "size with a real tokenizer: an existing WordPiece vocabulary (e.g. mBERT's) or one "
                        "trained on corpus files. Saved as safetensors.")
-    p.add_argument("--arch", required=True, choices=["bert", "xlmr"])
+    p.add_argument("--arch", required=True, choices=archs(), help="a registered model family")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--vocab", help="WordPiece vocab.txt (cased, no accent stripping)")
     g.add_argument("--train-tokenizer-on", nargs="+", metavar="DATA", help="corpus files to train a tokenizer on")
@@ -78,25 +78,34 @@ def _train(sub: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from xner.datadir import open_source
     from xner.langs import parse_langs
-    from xner.splits import load_split
 
-    from .finetune import finetune, infer_setting
-    from .presets import resolve
+    from .jobs import train_from_source
 
-    train_langs = parse_langs(args.train_langs)
-    setting = infer_setting(train_langs, args.eval_lang, args.setting)
-    hp = resolve(args.preset, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                 max_length=args.max_length, max_steps=args.max_steps)
     src = open_source(args.data_dir, args.repair)
-    parts = [load_split(src, lang, "train", args.split_scheme, args.split_seed) for lang in train_langs]
-    ev = load_split(src, args.eval_lang, args.eval_split, args.split_scheme, args.split_seed)
-    print(f"[train] {setting}: {'+'.join(train_langs)} -> {args.eval_lang}  "
-          f"({sum(len(c) for c in parts)} sentences, preset {hp['preset']})", file=sys.stderr)
     set_torch_threads()
-    card = finetune(args.model, parts, ev, args.out, hp, args.seed, setting, src.name, args.augment, src,
-                    args.save_steps, args.label_all, args.trust_remote_code, overwrite=args.overwrite)
+    card = train_from_source(args.model, src, parse_langs(args.train_langs), args.eval_lang, args.out, _hp(args),
+                             args.seed, args.setting, args.eval_split, args.split_scheme, args.split_seed,
+                             args.augment, _augmenter(args, src), args.save_steps, args.label_all,
+                             args.trust_remote_code, overwrite=args.overwrite)
     _report(card)
     return 0
+
+
+def _hp(args: argparse.Namespace) -> dict:
+    from .presets import resolve
+
+    return resolve(args.preset, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                   max_length=args.max_length, max_steps=args.max_steps, loss=getattr(args, "loss", None),
+                   temperature=getattr(args, "temperature", None), freeze_layers=getattr(args, "freeze_layers", None))
+
+
+def _augmenter(args: argparse.Namespace, src):
+    """Robust training draws on the robustness package; the command line composes the two."""
+    if not args.augment:
+        return None
+    from xner.robustness.augment import augmenter
+
+    return augmenter(args.augment, args.seed, src)
 
 
 def _report(card: dict) -> None:
@@ -131,38 +140,16 @@ def _distill(sub: argparse._SubParsersAction) -> None:
 
 
 def run_distill(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from xner.datadir import open_source
-    from xner.errors import XnerError
 
-    from .distill import distill, teacher_langs
-    from .presets import resolve
+    from .jobs import distill_from_source
 
-    teachers = [t for t in args.teachers.split(",") if t]
-    langs = args.teacher_langs.split(",") if args.teacher_langs else None
-    if langs is not None and len(langs) != len(teachers):
-        raise XnerError("--teacher-langs must name one language per teacher")
-    hp = resolve(args.preset, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
-                 max_steps=args.max_steps, loss=args.loss, temperature=args.temperature,
-                 freeze_layers=args.freeze_layers)
     src = open_source(args.data_dir, args.repair)
-    target = src.load(args.target_lang, "train")
-    unlabelled = target.with_tags(np.zeros_like(target.tags))  # the student never sees target tags
-    if args.augment:
-        from xner.robustness.augment import augment_corpus, parse_augment
-
-        unlabelled, _ = augment_corpus(unlabelled, parse_augment(args.augment), args.seed, src)
-    sources = None
-    if args.weighting != "uniform" and len(teachers) > 1:
-        langs = langs or teacher_langs(teachers)
-        sources = [src.load(lang.split("+")[0], "train") for lang in langs]
-    ev = src.load(args.target_lang, "test")
-    print(f"[distill] {len(teachers)} teacher(s) -> {args.target_lang} ({len(unlabelled)} unlabelled sentences, "
-          f"weighting {args.weighting}, preset {hp['preset']})", file=sys.stderr)
     set_torch_threads()
-    card = distill(teachers, unlabelled, args.student, args.out, hp, args.seed, args.weighting, sources, ev,
-                   args.student_layers, args.hard_labels, src.name, args.save_steps, overwrite=args.overwrite)
+    card = distill_from_source([t for t in args.teachers.split(",") if t], src, args.target_lang, args.student,
+                               args.out, _hp(args), args.seed, args.weighting,
+                               args.teacher_langs.split(",") if args.teacher_langs else None, args.student_layers,
+                               args.hard_labels, args.augment, _augmenter(args, src), args.save_steps, args.overwrite)
     print(f"teacher weights (mean over target sentences): {card['weights']['weights_mean']}")
     _report(card)
     return 0

@@ -4,7 +4,8 @@ Teachers (models fine-tuned on source languages) label the target's train split 
 dropped; the student learns the teachers' per-word distributions at first sub-tokens (MSE on
 softmax outputs, or KL with a temperature).  With several teachers the target distribution is
 their weighted average: uniform, or weights from a small language-identification model over
-sentence embeddings (averaged over the target set: ``langid``; per sentence: ``langid-sentence``).
+sentence embeddings (:mod:`langid`; averaged over the target set: ``langid``; per sentence:
+``langid-sentence``).
 A student may be smaller than its teachers (fewer layers, initialised from teacher layers).
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from xner.corpus import Corpus
 from xner.errors import XnerError
+from xner.families import family_of
 from xner.provenance import provenance
 
 WEIGHTINGS = ("uniform", "langid", "langid-sentence")
@@ -43,49 +45,19 @@ def teacher_langs(teachers: list[str]) -> list[str]:
     return out
 
 
-def langid_weights(embed_model, encoder, sources: list[Corpus], target: Corpus, seed: int = 0,
-                   per_source: int = 2000, epochs: int = 200) -> tuple[np.ndarray, dict]:
-    """Softmax-regression language identifier over mean-pooled sentence embeddings.
-
-    Trained on up to ``per_source`` sentences of each source language; returns the identifier's
-    probabilities for every target sentence (float32[n_target_sents, K]) and its training accuracy.
-    """
-    import torch
-
-    from .predict import sentence_embeddings
-
-    rng = np.random.default_rng(seed)
-    xs, ys = [], []
-    for k, c in enumerate(sources):
-        idx = rng.permutation(len(c))[:per_source]
-        xs.append(sentence_embeddings(embed_model, encoder, c.subset(np.sort(idx))))
-        ys.append(np.full(idx.size, k))
-    X = np.concatenate(xs)
-    y = np.concatenate(ys)
-    mu, sd = X.mean(0), X.std(0) + 1e-6
-    torch.manual_seed(seed)
-    lin = torch.nn.Linear(X.shape[1], len(sources))
-    opt = torch.optim.Adam(lin.parameters(), lr=0.05, weight_decay=1e-4)
-    Xt, yt = torch.from_numpy((X - mu) / sd).float(), torch.from_numpy(y)
-    for _ in range(epochs):
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(lin(Xt), yt)
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        acc = float((lin(Xt).argmax(1) == yt).float().mean())
-        T = sentence_embeddings(embed_model, encoder, target)
-        probs = torch.softmax(lin(torch.from_numpy((T - mu) / sd).float()), 1).numpy()
-    return probs.astype(np.float32), {"train_accuracy": acc, "train_sentences": int(y.size)}
+def _path(obj, dotted: str):
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def compress(model, layers: int):
     """A copy of ``model`` with ``layers`` encoder layers taken evenly from the teacher's."""
     import copy
 
+    fam = family_of(model)
     base = getattr(model, model.base_model_prefix)
-    enc_layers = base.encoder.layer
-    n = len(enc_layers)
+    n = len(_path(base, fam.layers))
     if not 1 <= layers <= n:
         raise XnerError(f"--student-layers must be between 1 and {n}")
     keep = sorted({int(round(i)) for i in np.linspace(0, n - 1, layers)})
@@ -93,7 +65,9 @@ def compress(model, layers: int):
     sbase = getattr(student, student.base_model_prefix)
     import torch
 
-    sbase.encoder.layer = torch.nn.ModuleList([sbase.encoder.layer[i] for i in keep])
+    parent, _, name = fam.layers.rpartition(".")
+    holder = _path(sbase, parent) if parent else sbase
+    setattr(holder, name, torch.nn.ModuleList([_path(sbase, fam.layers)[i] for i in keep]))
     student.config.num_hidden_layers = len(keep)
     return student, keep
 
@@ -102,11 +76,13 @@ def freeze(model, n_layers: int) -> int:
     """Freeze the embeddings and the bottom ``n_layers`` encoder layers; returns layers frozen."""
     if n_layers <= 0:
         return 0
+    fam = family_of(model)
     base = getattr(model, model.base_model_prefix)
-    for p in base.embeddings.parameters():
+    for p in _path(base, fam.embeddings).parameters():
         p.requires_grad = False
-    k = min(n_layers, len(base.encoder.layer))
-    for layer in base.encoder.layer[:k]:
+    layers = _path(base, fam.layers)
+    k = min(n_layers, len(layers))
+    for layer in layers[:k]:
         for p in layer.parameters():
             p.requires_grad = False
     return k
@@ -146,17 +122,19 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
             seed: int = 42, weighting: str = "uniform", source_corpora: list[Corpus] | None = None,
             eval_corpus: Corpus | None = None, student_layers: int | None = None, hard_labels: str = "none",
             data: str = "", save_steps: int | None = None, callbacks: list | None = None,
-            overwrite: bool = False) -> dict:
+            overwrite: bool = False, augment: str | None = None, augmenter=None) -> dict:
+    """Distil ``teachers`` into a student on ``target_unlabelled`` (tags ignored); ``augment`` names
+    perturbed copies of the target text that ``augmenter(corpus) -> (corpus, stats)`` adds."""
     import torch
     from transformers import set_seed
 
     from xner.encode import WordEncoder
-    from xner.metrics import score
+    from xner.hf import labels_of, load_model, load_tokenizer
+    from xner.torchinfer import word_logits
 
     from .data import PadCollator, SegmentDataset
-    from .finetune import training_args, write_card
-    from .models import labels_of, load_model, load_tokenizer
-    from .predict import predict_tags, word_logits
+    from .finetune import eval_card, training_args, write_card
+    from .langid import langid_weights
 
     if weighting not in WEIGHTINGS:
         raise XnerError(f"unknown weighting {weighting!r}; choose {', '.join(WEIGHTINGS)}")
@@ -172,8 +150,14 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     identity = {"kind": "distill", "teachers": [model_identity(t) for t in teachers],
                 "student": model_identity(student_name), "target": corpus_identity(target_unlabelled),
                 "sources": [corpus_identity(c) for c in source_corpora or []], "seed": seed, "hyperparameters": hp,
-                "weighting": weighting, "student_layers": student_layers, "hard_labels": hard_labels}
+                "weighting": weighting, "student_layers": student_layers, "hard_labels": hard_labels,
+                "augment": augment}
     resume = prepare_run(out, identity, overwrite)
+    aug_stats: list[dict] = []
+    if augment:
+        if augmenter is None:
+            raise XnerError("augment needs an augmenter: a function corpus -> (corpus with copies, statistics)")
+        target_unlabelled, aug_stats = augmenter(target_unlabelled)
     set_seed(seed)
     T = float(hp.get("temperature", 1.0))
 
@@ -243,17 +227,15 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
         "kind": "distill", "teachers": teachers, "teacher_langs": _safe_langs(teachers),
         "target": target_unlabelled.lang, "student": student_name, "student_layers": student_layers,
         "frozen_layers": frozen, "hyperparameters": hp, "seed": seed, "data": data, "hard_labels": hard_labels,
-        "weights": info, "unlabelled_sentences": len(target_unlabelled), "encoding": enc.stats.to_json(),
+        "weights": info, "unlabelled_sentences": len(target_unlabelled), "augment": augment,
+        "augment_stats": aug_stats, "encoding": enc.stats.to_json(),
         "resumed_from": str(resume) if resume else None, "steps": int(result.global_step),
         "train_loss": float(result.training_loss), "teacher_seconds": round(teacher_s, 1),
         "train_seconds": round(time.time() - t1, 1), "labels": ls.tags,
         "provenance": provenance(torch=torch.__version__),
     }
     if eval_corpus is not None:
-        s = score(eval_corpus, predict_tags(student, senc, eval_corpus))
-        card["eval"] = {"lang": eval_corpus.lang, "split": eval_corpus.meta.get("split"), "sentences": len(eval_corpus),
-                        "f1": s.f1, "precision": s.precision, "recall": s.recall,
-                        "per_type": {t: v.f1 for t, v in s.per_type.items()}}
+        card["eval"] = eval_card(student, senc, eval_corpus)
     write_card(out, card)
     return card
 

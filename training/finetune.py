@@ -76,24 +76,37 @@ def training_args(out: Path, hp: dict, seed: int, n_items: int, save_steps: int 
     )
 
 
+def eval_card(model, encoder, corpus: Corpus) -> dict:
+    """The run card's ``eval`` entry: the model's F1, precision, recall and per-type F1 on ``corpus``."""
+    from xner.metrics import score
+    from xner.torchinfer import predict_tags
+
+    s = score(corpus, predict_tags(model, encoder, corpus))
+    return {"lang": corpus.lang, "split": corpus.meta.get("split"), "sentences": len(corpus), "f1": s.f1,
+            "precision": s.precision, "recall": s.recall, "per_type": {t: v.f1 for t, v in s.per_type.items()}}
+
+
 def write_card(out: Path, card: dict) -> None:
     write_json(out / "run.json", card)
 
 
 def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | None, out: str | os.PathLike,
-             hp: dict, seed: int = 42, setting: str = "native", data: str = "", augment: str | None = None, source=None,
+             hp: dict, seed: int = 42, setting: str = "native", data: str = "", augment: str | None = None, augmenter=None,
              save_steps: int | None = None, label_all: bool = False, trust_remote_code: bool = False,
              callbacks: list | None = None, overwrite: bool = False) -> dict:
-    """Train ``model_name`` on the concatenated corpora and evaluate on ``eval_corpus``."""
+    """Train ``model_name`` on the concatenated corpora and evaluate on ``eval_corpus``.
+
+    ``augment`` names a robust-training recipe (recorded in the run's identity and card) and
+    ``augmenter(corpus) -> (corpus, stats)`` applies it (``xner train --augment`` passes the
+    robustness package's; see :func:`xner.robustness.augment.augmenter`).
+    """
     import torch
     from transformers import Trainer, set_seed
 
     from xner.encode import WordEncoder
-    from xner.metrics import score
+    from xner.hf import load_model, load_tokenizer
 
     from .data import PadCollator, SegmentDataset
-    from .models import load_model, load_tokenizer
-    from .predict import predict_tags
     from .runs import corpus_identity, model_identity, prepare_run
 
     out = Path(out)
@@ -103,10 +116,10 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     set_seed(seed)
     train = concat(train_parts)
     aug_stats: list[dict] = []
-    if augment:
-        from xner.robustness.augment import augment_corpus, parse_augment
-
-        train, aug_stats = augment_corpus(train, parse_augment(augment), seed, source)
+    if augment:  # the caller supplies the perturbations (training does not depend on robustness)
+        if augmenter is None:
+            raise XnerError("augment needs an augmenter: a function corpus -> (corpus with copies, statistics)")
+        train, aug_stats = augmenter(train)
     tok = load_tokenizer(model_name, trust_remote_code)
     model = load_model(model_name, train.labels, trust_remote_code)
     encoder = WordEncoder(tok, hp["max_length"])
@@ -130,10 +143,6 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
         "labels": train.labels.tags, "provenance": provenance(torch=torch.__version__),
     }
     if eval_corpus is not None:
-        tags = predict_tags(model, encoder, eval_corpus)
-        s = score(eval_corpus, tags)
-        card["eval"] = {"lang": eval_corpus.lang, "split": eval_corpus.meta.get("split"), "sentences": len(eval_corpus),
-                        "f1": s.f1, "precision": s.precision, "recall": s.recall,
-                        "per_type": {t: v.f1 for t, v in s.per_type.items()}}
+        card["eval"] = eval_card(model, encoder, eval_corpus)
     write_card(out, card)
     return card

@@ -135,10 +135,13 @@ def train_unigram(files: list[str], vocab_size: int):
                                    model_input_names=["input_ids", "attention_mask"])
 
 
-def train_tokenizer(arch: str, files: list[str], vocab_size: int):
+def train_tokenizer(kind: str, files: list[str], vocab_size: int):
+    """``kind``: "wordpiece" (BERT-style) or "unigram" (XLM-R-style)."""
     if vocab_size < 16:
         raise XnerError(f"--vocab-size {vocab_size} is too small")
-    return train_wordpiece(files, vocab_size) if arch == "bert" else train_unigram(files, vocab_size)
+    if kind not in ("wordpiece", "unigram"):
+        raise XnerError(f"unknown tokenizer kind {kind!r}")
+    return train_wordpiece(files, vocab_size) if kind == "wordpiece" else train_unigram(files, vocab_size)
 
 
 def vocab_hash(tokenizer) -> str:

@@ -229,7 +229,7 @@ class WordEncoder:
     cache for long-running services: when a new batch would pass it, the cache starts afresh.
     """
 
-    def __init__(self, tokenizer, max_length: int = 128, max_words: int | None = None):
+    def __init__(self, tokenizer, max_length: int = 128, max_words: int | None = None, family=None):
         if not getattr(tokenizer, "is_fast", False):
             raise XnerError("a fast (Rust) tokenizer is required")
         self.tokenizer = tokenizer
@@ -239,8 +239,12 @@ class WordEncoder:
         if max_words is not None and max_words < 1:
             raise XnerError("the word cache needs room for at least one word")
         self.max_words = max_words
-        self.cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
-        self.sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+        if family is not None:  # the family's spec names the tokens around a segment
+            self.cls_id = getattr(tokenizer, family.cls_token + "_id")
+            self.sep_id = getattr(tokenizer, family.sep_token + "_id")
+        else:
+            self.cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+            self.sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else 0
         if self.cls_id is None or self.sep_id is None:

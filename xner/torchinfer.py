@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from xner.corpus import Corpus
-from xner.encode import Encoded, WordEncoder, gather_first
+from .corpus import Corpus
+from .encode import Encoded, WordEncoder, gather_first
 
 
 def word_logits(model, encoder: WordEncoder, corpus: Corpus, token_budget: int = 8192,

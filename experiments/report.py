@@ -10,10 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
+from xner.errors import XnerError
 from xner.io import dumps, write_json
 from xner.provenance import provenance
+from xner.robustness.statistics import correlation
 
+from .plots import plots
 from .store import Store
+
+__all__ = ["OVERLAP", "REF_COLUMNS", "build", "reference"]
 
 #: our perturbation names -> the reference table's columns
 REF_COLUMNS = {"clean": "clean", "entity_swap_shared": "entity_swap_shared", "context_swap": "context_swap_cosine",
@@ -46,54 +51,20 @@ def _train_label(p: dict) -> str:
     return "+".join(p["sources"])
 
 
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    if x.size < 3 or x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    def rank(a):
-        order = np.argsort(a, kind="stable")
-        r = np.empty(a.size)
-        r[order] = np.arange(a.size)
-        # average ranks of ties
-        _, inv, counts = np.unique(a, return_inverse=True, return_counts=True)
-        sums = np.bincount(inv, weights=r)
-        return sums[inv] / counts[inv]
-
-    return pearson(rank(x), rank(y))
-
-
-def correlation(x: np.ndarray, y: np.ndarray, n: int = 1000, seed: int = 0) -> dict:
-    """Pearson and Spearman with percentile bootstrap intervals over the (x, y) pairs."""
-    rng = np.random.default_rng(seed)
-    out = {"n": int(x.size), "pearson": pearson(x, y), "spearman": spearman(x, y)}
-    if x.size >= 4:
-        for name, f in (("pearson", pearson), ("spearman", spearman)):
-            vals = []
-            for _ in range(n):
-                i = rng.integers(0, x.size, x.size)
-                vals.append(f(x[i], y[i]))
-            vals = np.array(vals)
-            vals = vals[np.isfinite(vals)]
-            out[f"{name}_ci"] = [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))] if vals.size else None
-    return out
-
-
 def _fmt(v, scale=100.0, nd=1) -> str:
     return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v * scale:.{nd}f}"
 
 
 def build(store_path: str | Path, out: str | Path) -> dict:
+    """Write ``report.md``, CSV tables, plots and ``correlations.json`` into ``out`` from a sweep's store."""
+    if not Path(store_path).is_file():
+        raise XnerError(f"{store_path}: no such results store")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with Store(store_path) as st:
         rows = st.rows()
         runs = st.runs()
     if not rows:
-        from xner.errors import XnerError
-
         raise XnerError(f"{store_path}: no finished cells to report")
     ref = reference()
     for r in rows:
@@ -218,101 +189,16 @@ def build(store_path: str | Path, out: str | Path) -> dict:
 
             md.append(f"| {meas} | {what} | {cr['n']} | {cr['pearson']:+.2f} | {ci('pearson_ci')} | "
                       f"{cr['spearman']:+.2f} | {ci('spearman_ci')} |")
-    plots = _plots(rows, groups, perts, heat, out)
-    md += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
+    pngs = plots(rows, groups, perts, heat, out)
+    md += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in pngs]
     md += ["", "## How this was made", "", "```json", dumps(provenance(store=str(store_path),
                                                                         runs=len(runs)), indent=2), "```"]
     (out / "report.md").write_text("\n".join(md), encoding="utf-8")
     write_json(out / "correlations.json", corr)
-    return {"report": str(out / "report.md"), "plots": [str(p) for p in plots], "cells": len(rows),
+    return {"report": str(out / "report.md"), "plots": [str(p) for p in pngs], "cells": len(rows),
             "main_table": "\n".join(md[md.index("## F1 under each perturbation"):][:len(groups) + 6])}
-
-
-def relatedness(p: dict) -> str:
-    """'related' or 'unrelated' by the registry's source groups of the target (else 'related' for a pair)."""
-    from xner.langs import SOURCE_GROUPS
-
-    g = SOURCE_GROUPS.get(p["target"], {})
-    if set(p["sources"]) <= set(g.get("unrelated", [])):
-        return "unrelated"
-    return "related"
 
 
 def _write_csv(path: Path, rows: list[list]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
-
-
-def _plots(rows, groups, perts, heat, out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
-    # 1. F1 change vs entity overlap (the study's main figure)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for pert in perts:
-        rs = [r for r in rows if r["params"]["perturbation"] == pert]
-        ax.scatter([r["overlap"]["entity_token_overlap"] for r in rs], [100 * r["delta_f1"] for r in rs],
-                   label=pert, s=28, alpha=0.8)
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xlabel("entity-token overlap (train vs test)")
-    ax.set_ylabel("F1 change (points)")
-    ax.set_title("F1 change vs entity overlap")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    paths.append(out / "f1_change_vs_overlap.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-    # 2. heatmap groups x perturbations
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(perts), 1.2 + 0.38 * len(groups)))
-    lim = np.nanmax(np.abs(heat)) if np.isfinite(heat).any() else 1.0
-    im = ax.imshow(heat, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(len(perts)), [p.replace("+", "+\n") for p in perts], fontsize=7, rotation=30, ha="right")
-    ax.set_yticks(range(len(groups)), [f"{g[1]}{'/' + g[2] if g[2] else ''} {g[3]}->{g[4]}" for g in groups], fontsize=7)
-    for i in range(heat.shape[0]):
-        for j in range(heat.shape[1]):
-            if np.isfinite(heat[i, j]):
-                ax.text(j, i, f"{heat[i, j]:+.1f}", ha="center", va="center", fontsize=6)
-    fig.colorbar(im, ax=ax, label="F1 change (points)")
-    ax.set_title("F1 change by model setting and perturbation")
-    fig.tight_layout()
-    paths.append(out / "heatmap.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-    # 3. students: F1 and F1 change vs number and relatedness of sources
-    students = [r for r in rows if r["params"]["setting"] == "student"]
-    if students:
-        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-        targets = sorted({r["params"]["target"] for r in students})
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        for ti, t in enumerate(targets):
-            for rel, style in (("related", "-o"), ("unrelated", "--s")):
-                mine = [r for r in students if r["params"]["target"] == t and relatedness(r["params"]) == rel]
-                if not mine:
-                    continue
-                c = colours[ti % len(colours)]
-                rs = sorted([r for r in mine if r["params"]["perturbation"] == "clean"],
-                            key=lambda r: len(r["params"]["sources"]))
-                axes[0].plot([len(r["params"]["sources"]) for r in rs], [100 * r["f1"] for r in rs], style, color=c,
-                             label=f"{t} ({rel})")
-                by_k: dict[int, list[float]] = {}
-                for r in mine:
-                    if r["params"]["perturbation"] != "clean":
-                        by_k.setdefault(len(r["params"]["sources"]), []).append(100 * r["delta_f1"])
-                ks = sorted(by_k)
-                axes[1].plot(ks, [np.mean(by_k[k]) for k in ks], style, color=c, label=f"{t} ({rel})")
-        axes[0].set_xlabel("number of source languages")
-        axes[0].set_ylabel("student F1 (clean)")
-        axes[1].set_xlabel("number of source languages")
-        axes[1].set_ylabel("mean F1 change under perturbation")
-        for a in axes:
-            a.legend(fontsize=7)
-            a.set_xticks(sorted({len(r["params"]["sources"]) for r in students}))
-        fig.suptitle("Teacher-student: source diversity")
-        fig.tight_layout()
-        paths.append(out / "students_vs_sources.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-    return paths

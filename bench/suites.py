@@ -1,0 +1,40 @@
+"""Running benchmark suites by name (``xner bench``)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+from xner.errors import XnerError
+
+__all__ = ["SUITES", "run_suites"]
+
+#: suite name -> module in xner.bench with ``run(quick, data_dir) -> SuiteResult``
+SUITES = {"score": "score", "perturb": "perturb", "encode": "encode", "inference": "inference", "sweep": "sweep",
+          "scaling": "scaling"}
+
+
+def run_suites(suite: str = "all", quick: bool = False, data_dir: str | None = None, device: str = "cpu",
+               models: str | None = None, shapes: str | None = None) -> list:
+    """Run one suite or all of them, each timed; returns their results."""
+    names = list(SUITES) if suite == "all" else [suite]
+    if suite != "all" and suite not in SUITES:
+        raise XnerError(f"unknown suite {suite!r}; choose {', '.join(SUITES)} or all")
+    inference_kw = {}
+    if "inference" in names:
+        from .inference import SIZES, parse_shapes
+
+        chosen = models.split(",") if models else None
+        if chosen and not set(chosen) <= set(SIZES):
+            raise XnerError(f"--models takes {', '.join(SIZES)}")
+        inference_kw = {"device": device, "models": chosen, "shapes": parse_shapes(shapes)}
+    results = []
+    for name in names:
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        mod = importlib.import_module(f"xner.bench.{SUITES[name]}")
+        results.append(mod.run(quick=quick, data_dir=data_dir, **(inference_kw if name == "inference" else {})))
+        results[-1].settings["suite_seconds"] = round(time.perf_counter() - t0, 1)
+        print(f"[bench] {name} took {results[-1].settings['suite_seconds']} s", file=sys.stderr, flush=True)
+    return results

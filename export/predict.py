@@ -1,0 +1,74 @@
+"""``xner predict``: tag raw texts or a corpus file with an exported model, streamed to a text stream.
+
+Output goes straight to the stream (standard output for the command line), never through a file
+writer, so it can be piped."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from xner.corpus import Corpus
+from xner.errors import XnerError
+from xner.io import dumps
+
+from .pipeline import NerPipeline, split_words
+
+__all__ = ["CORPUS_SUFFIXES", "predict"]
+CORPUS_SUFFIXES = (".tsv", ".conll", ".jsonl", ".parquet")
+
+
+def predict(model: str, out: TextIO, text: str | None = None, input: str | None = None, fmt: str = "json",
+            provider: str = "auto", threads: int | None = None, variant: str | None = None) -> int:
+    """Tag ``text``, or the lines of ``input`` ('-' = standard input), or a corpus file's sentences;
+    returns the number of sentences written."""
+    if fmt not in ("json", "conll"):
+        raise XnerError(f"unknown output format {fmt!r}; choose json or conll")
+    pipe = NerPipeline(model, provider=provider, threads=threads, variant=variant)
+    if text is not None:
+        texts = [text]
+    elif input == "-":
+        texts = [ln.rstrip("\n") for ln in sys.stdin]
+    else:
+        p = Path(str(input))
+        if not p.is_file():
+            raise XnerError(f"{input}: no such file")
+        if p.suffix in CORPUS_SUFFIXES:  # a corpus: tag its words
+            from xner.formats import read_corpus
+
+            c = read_corpus(p, repair="keep")
+            return _write_corpus(c.with_tags(pipe.runtime.predict(c)), out, fmt)
+        try:
+            texts = p.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise XnerError(f"{input}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise XnerError("no text to tag")
+    if fmt == "json":
+        for t, ents in zip(texts, pipe.texts(texts), strict=True):
+            out.write(dumps({"text": t, "entities": [e.to_json() for e in ents]}) + "\n")
+    else:
+        words = [[w for w, _, _ in split_words(t)] for t in texts]
+        for ws, tags in zip(words, pipe.predict_words(words), strict=True):
+            out.writelines(f"{w}\t{tag}\n" for w, (tag, _) in zip(ws, tags, strict=True))
+            out.write("\n")
+    return len(texts)
+
+
+def _write_corpus(tagged: Corpus, out: TextIO, fmt: str) -> int:
+    if fmt == "conll":
+        out.writelines(f"{w}\t{t}\n" if w else "\n" for w, t in _lines(tagged))
+    else:
+        extra = {"lang": tagged.lang} if tagged.lang else {}
+        out.writelines(dumps({"tokens": s, "ner_tags": t, **extra}) + "\n"
+                       for s, t in zip(tagged.sentences(), tagged.tag_lists(), strict=True))
+    return len(tagged)
+
+
+def _lines(c: Corpus) -> Iterator[tuple[str, str]]:
+    for ws, ts in zip(c.sentences(), c.tag_lists(), strict=True):
+        yield from zip(ws, ts, strict=True)
+        yield "", ""

@@ -1,0 +1,55 @@
+"""``xner train`` and ``xner distill`` as library calls: read the splits a run needs from a data
+source, then fine-tune or distil.  Robust-training augmentation is passed in as an ``augmenter``
+(``corpus -> (corpus with perturbed copies, statistics)``), so training never imports robustness."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from xner.errors import XnerError
+
+from .distill import distill, teacher_langs
+from .finetune import finetune, infer_setting
+
+__all__ = ["distill_from_source", "train_from_source"]
+Augmenter = Callable
+
+
+def train_from_source(model: str, src, train_langs: list[str], eval_lang: str, out: str | os.PathLike, hp: dict,
+                      seed: int = 42, setting: str | None = None, eval_split: str = "test",
+                      split_scheme: str = "standard", split_seed: int = 42, augment: str | None = None,
+                      augmenter: Augmenter | None = None, save_steps: int | None = None, label_all: bool = False,
+                      trust_remote_code: bool = False, overwrite: bool = False) -> dict:
+    from xner.splits import load_split
+
+    setting = infer_setting(train_langs, eval_lang, setting)
+    parts = [load_split(src, lang, "train", split_scheme, split_seed) for lang in train_langs]
+    ev = load_split(src, eval_lang, eval_split, split_scheme, split_seed)
+    print(f"[train] {setting}: {'+'.join(train_langs)} -> {eval_lang}  ({sum(len(c) for c in parts)} sentences, "
+          f"preset {hp['preset']})", file=sys.stderr)
+    return finetune(model, parts, ev, out, hp, seed, setting, src.name, augment, augmenter, save_steps, label_all,
+                    trust_remote_code, overwrite=overwrite)
+
+
+def distill_from_source(teachers: list[str], src, target_lang: str, student: str, out: str | os.PathLike, hp: dict,
+                        seed: int = 42, weighting: str = "uniform", langs: list[str] | None = None,
+                        student_layers: int | None = None, hard_labels: str = "none", augment: str | None = None,
+                        augmenter: Augmenter | None = None, save_steps: int | None = None,
+                        overwrite: bool = False) -> dict:
+    if langs is not None and len(langs) != len(teachers):
+        raise XnerError("--teacher-langs must name one language per teacher")
+    target = src.load(target_lang, "train")
+    unlabelled = target.with_tags(np.zeros_like(target.tags))  # the student never sees target tags
+    sources = None
+    if weighting != "uniform" and len(teachers) > 1:
+        langs = langs or teacher_langs(teachers)
+        sources = [src.load(lang.split("+")[0], "train") for lang in langs]
+    print(f"[distill] {len(teachers)} teacher(s) -> {target_lang} ({len(unlabelled)} unlabelled sentences, "
+          f"weighting {weighting}, preset {hp['preset']})", file=sys.stderr)
+    return distill(teachers, unlabelled, student, out, hp, seed, weighting, sources, src.load(target_lang, "test"),
+                   student_layers, hard_labels, src.name, save_steps, overwrite=overwrite, augment=augment,
+                   augmenter=augmenter)

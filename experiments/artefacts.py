@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from xner.fingerprint import model_sha256
 from xner.hub import mbert_vocab
 from xner.io import dumps
 
-from .cells import test_corpus
+from .material import Material
 from .plan import Group, languages
 
 __all__ = ["DONE", "Artifacts", "artifact_key", "build_once", "folder_lock", "read_done"]
@@ -128,15 +129,55 @@ def _fresh(fn) -> dict:  # a staging folder left by other inputs (a rebuilt base
 
 
 class Artifacts:
-    """Models trained / distilled / exported once, in folders named by the hash of their inputs."""
+    """Models trained / distilled / exported once, in folders named by the hash of their inputs: the
+    resolved model (with its vocabulary), the content of the material it saw (:class:`Material`),
+    hyperparameters and training seed."""
 
-    def __init__(self, root: Path, cfg: dict, models: dict[str, dict], source, data_name: str):
+    def __init__(self, root: Path, cfg: dict, models: dict[str, dict], material: Material):
         self.root = root
         self.cfg = cfg
         self.models = models
-        self.source = source
-        self.data_name = data_name
+        self.material = material
+        self.data_name = material.source_name
+        self._identity: dict[str, dict] = {}
         root.mkdir(parents=True, exist_ok=True)
+
+    # -- what a model is ---------------------------------------------------------------------------
+
+    def model_identity(self, name: str) -> dict:
+        """The resolved model behind a config name: its spec (the fallback's when one stands in,
+        recorded in ``substituted_for``) and what pins its weights and vocabulary (the hub id, the
+        folder's content hash, or an init model's vocabulary hash)."""
+        if name not in self._identity:
+            spec = self.models[name]
+            core = {k: v for k, v in spec.items() if k not in ("substitutes", "fallback")}
+            out = {"spec": core, "substituted_for": spec.get("substitutes")}
+            if "path" in spec:
+                out["sha256"] = model_sha256(spec["path"])
+            elif "init" in spec:
+                base = Path(self.base_model(name))
+                card = json.loads((base / "xner_model.json").read_text(encoding="utf-8"))
+                out["vocab_sha256"] = card.get("vocab_sha256")
+                out["base"] = base.name
+            self._identity[name] = out
+        return self._identity[name]
+
+    def vectors_model(self, name: str) -> str | None:
+        """The fixed encoder the study's P2 takes word vectors from for model ``name``'s cells: its
+        pre-trained base model (config ``vectors = "base"``, the default), None for ``"model"`` (the
+        evaluated model), else the model the config names."""
+        v = self.cfg.get("vectors", "base")
+        return self.base_model(name) if v == "base" else None if v == "model" else v
+
+    def vectors_identity(self, name: str) -> dict:
+        v = self.cfg.get("vectors", "base")
+        if v in ("base", "model"):
+            return {"vectors": v}  # the base model is pinned by the model's identity
+        return {"vectors": v, "sha256": model_sha256(v)}
+
+    def _model_key(self, name: str) -> dict:  # artefacts of one resolved model are shared by every name of it
+        ident = self.model_identity(name)
+        return {k: v for k, v in ident.items() if k != "substituted_for"}
 
     def base_model(self, name: str) -> str:
         spec = self.models[name]
@@ -145,67 +186,85 @@ class Artifacts:
         if "path" in spec:
             return spec["path"]
         init = dict(spec["init"])
+        tok_langs = languages(self.cfg) if init.get("vocab") is None else []
+        material = {lang: self.material.sha256(lang, "train") for lang in tok_langs}
 
         def build(d: Path) -> dict:
+            from xner.formats import write_corpus
             from xner.training.models import init_model
 
             vocab = init.pop("vocab", None)
             if vocab == "mbert":
-                vocab = mbert_vocab(getattr(self.source, "root", None))
-            files = None
-            if vocab is None:  # a tokenizer trained on every language the sweep touches
-                files = [str(self.source.path(lang, "train")) for lang in languages(self.cfg)]
-            init_model(init.pop("arch", "bert"), d, vocab=vocab, train_tokenizer_on=files, **init)
-            return {"init": spec["init"]}
+                vocab = mbert_vocab(getattr(self.material.source, "root", None))
+            with tempfile.TemporaryDirectory() as tmp:
+                files = None
+                if vocab is None:  # a tokenizer trained on the training material of every language touched
+                    files = []
+                    for lang in tok_langs:
+                        files.append(str(Path(tmp) / f"{lang}.tsv"))
+                        write_corpus(self.material.train(lang), files[-1], "tsv")
+                init_model(init.pop("arch", "bert"), d, vocab=vocab, train_tokenizer_on=files, **init)
+            return {"init": spec["init"], "tokenizer_material": material}
 
-        folder = f"init-{artifact_key(spec['init'])}"
+        folder = f"init-{artifact_key([spec['init'], material])}"
         build_once(self.root, folder, build)
         return str(self.root / folder)
 
-    def _train_split(self, lang: str):
-        c = self.source.load(lang, "train")
-        cap = int(self.cfg.get("train_max_sentences", 0) or 0)
-        return c.subset(np.arange(min(cap, len(c)))) if cap else c
+    # -- trained, distilled, exported ---------------------------------------------------------------
 
-    def trained(self, model: str, langs: tuple[str, ...]) -> str:
-        from xner.training.finetune import finetune
+    def train_hp(self) -> dict:
         from xner.training.presets import resolve
 
         tcfg = dict(self.cfg["train"])
-        hp = resolve(tcfg.pop("preset", "study"), **tcfg)
-        seed = int(self.cfg.get("train_seed", 42))
-        name = "train-" + artifact_key([self.models[model], langs, hp, seed, self.data_name,
-                                        self.cfg.get("train_max_sentences")])
+        return resolve(tcfg.pop("preset", "study"), **tcfg)
+
+    def distill_hp(self) -> dict:
+        """The student's hyperparameters, its initialisation and its layers."""
+        from xner.training.presets import resolve
+
+        dcfg = dict(self.cfg["distill"])
+        student = dcfg.pop("student", "teacher")
+        layers = dcfg.pop("student_layers", None)
+        return {"hyperparameters": resolve(dcfg.pop("preset", "student"), **dcfg), "student": student,
+                "student_layers": layers}
+
+    def trained(self, model: str, langs: tuple[str, ...], seed: int) -> str:
+        from xner.training.finetune import finetune
+
+        hp = self.train_hp()
+        material = [(x, self.material.sha256(x, "train")) for x in langs]
+        name = "train-" + artifact_key([self._model_key(model), material, hp, int(seed)])
 
         def build(d: Path) -> dict:
-            card = finetune(self.base_model(model), [self._train_split(x) for x in langs], None, d, hp, seed=seed,
-                            setting="multi" if len(langs) > 1 else "single", data=self.data_name, **_fresh(finetune))
-            return {"model": model, "langs": langs, "steps": card["steps"]}
+            card = finetune(self.base_model(model), [self.material.train(x) for x in langs], None, d, hp,
+                            seed=int(seed), setting="multi" if len(langs) > 1 else "single", data=self.data_name,
+                            **_fresh(finetune))
+            return {"model": model, "langs": langs, "seed": int(seed), "steps": card["steps"]}
 
         build_once(self.root, name, build, resumable=True)
         return str(self.root / name)
 
-    def distilled(self, model: str, sources: tuple[str, ...], target: str, weighting: str) -> str:
+    def distilled(self, model: str, sources: tuple[str, ...], target: str, weighting: str, seed: int) -> str:
+        """A student of the teachers trained with the same seed, distilled with that seed."""
         from xner.training.distill import distill
-        from xner.training.presets import resolve
 
-        teachers = [self.trained(model, (s,)) for s in sources]
-        dcfg = dict(self.cfg["distill"])
-        student = dcfg.pop("student", "teacher")
-        layers = dcfg.pop("student_layers", None)
-        hp = resolve(dcfg.pop("preset", "student"), **dcfg)
-        seed = int(self.cfg.get("train_seed", 42))
+        teachers = [self.trained(model, (s,), seed) for s in sources]
+        d = self.distill_hp()
         names = [Path(t).name for t in teachers]  # artefact names are hashes of their inputs
-        name = f"distill-{artifact_key([names, target, weighting, hp, student, layers, seed])}"
+        langid = weighting != "uniform" and len(sources) > 1
+        material = [self.material.sha256(target, "train"), names,
+                    [self.material.sha256(s, "train") for s in sources] if langid else None]
+        name = f"distill-{artifact_key([material, target, weighting, d, int(seed)])}"
 
-        def build(d: Path) -> dict:
-            t = self._train_split(target)
+        def build(out: Path) -> dict:
+            t = self.material.train(target)
             unl = t.with_tags(np.zeros_like(t.tags))
-            srcs = [self._train_split(s) for s in sources] if weighting != "uniform" and len(sources) > 1 else None
-            base = teachers[0] if student == "teacher" else self.base_model(model)
-            card = distill(teachers, unl, base, d, hp, seed=seed, weighting=weighting, source_corpora=srcs,
-                           student_layers=layers, data=self.data_name, **_fresh(distill))
-            return {"teachers": teachers, "weights": card["weights"]}
+            srcs = [self.material.train(s) for s in sources] if langid else None
+            base = teachers[0] if d["student"] == "teacher" else self.base_model(model)
+            card = distill(teachers, unl, base, out, d["hyperparameters"], seed=int(seed), weighting=weighting,
+                           source_corpora=srcs, student_layers=d["student_layers"], data=self.data_name,
+                           **_fresh(distill))
+            return {"teachers": teachers, "weights": card["weights"], "seed": int(seed)}
 
         build_once(self.root, name, build, resumable=True)
         return str(self.root / name)
@@ -216,11 +275,10 @@ class Artifacts:
         from xner.export.build import ParityError, export
 
         ecfg = self.cfg["export"]
-        cap = int(self.cfg.get("test_max_sentences", 0) or 0)
-        name = f"onnx-{artifact_key([Path(model_dir).name, ecfg, target, cap])}"
+        name = f"onnx-{artifact_key([Path(model_dir).name, ecfg, self.material.sha256(target, 'test')])}"
 
         def build(d: Path) -> dict:
-            ev = test_corpus(self.source, target, cap)
+            ev = self.material.test(target)
             args = (ecfg.get("exporter", "auto"), ecfg.get("optimize"))
             info = {"source": Path(model_dir).name, "gated_on": f"{target}/test ({len(ev)} sentences)"}
             try:
@@ -240,8 +298,8 @@ class Artifacts:
     def for_group(self, g: Group) -> tuple[str, dict]:
         """The exported model a group's cells are scored with, and its export info."""
         if g.setting == "student":
-            m = self.distilled(g.model, g.sources, g.target, g.weighting)
+            m = self.distilled(g.model, g.sources, g.target, g.weighting, g.train_seed)
         else:
-            m = self.trained(g.model, g.sources)
+            m = self.trained(g.model, g.sources, g.train_seed)
         d = self.exported(m, g.target)
         return d, read_done(Path(d)) or {}

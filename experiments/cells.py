@@ -1,48 +1,115 @@
 """Evaluating a group's cells: one exported model, its target's test set, the clean cell and every
-perturbed cell, scored as :mod:`xner.robustness.evaluate` scores them."""
+perturbed cell, scored as :mod:`xner.robustness.evaluate` scores them, with each cell's per-sentence
+counts kept for the report's intervals (:mod:`.uncertainty`)."""
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from dataclasses import dataclass
 
-from .plan import Group
+from .identity import make_perturbation
+from .material import Material
+from .plan import Group, material_langs
+from .uncertainty import pack_counts
 
-__all__ = ["evaluate_group", "test_corpus"]
-
-
-def test_corpus(source, target: str, cap: int):
-    """A target's test set, its first ``cap`` sentences when ``cap`` is set."""
-    c = source.load(target, "test")
-    return c.subset(np.arange(min(cap, len(c)))) if cap else c
+__all__ = ["CellJob", "edit_rate", "evaluate_group"]
 
 
-def evaluate_group(onnx_dir: str, data: str, repair: str, g: Group, cells: list[dict], test_cap: int,
-                   bootstrap: int) -> list[tuple[dict, dict]]:
-    """(params, row) for each cell; a pure function of its inputs (also run as a Ray task)."""
-    from xner.corpus import concat
-    from xner.datadir import open_source
-    from xner.export.runtime import Runtime
+@dataclass(frozen=True)
+class CellJob:
+    """What every group's evaluation shares: where the data is and how it is split, capped and scored."""
+
+    data: str
+    repair: str
+    scheme: str
+    split_seed: int
+    train_cap: int
+    test_cap: int
+    bootstrap: int
+    incremental: bool = True
+
+    def material(self) -> Material:
+        from xner.datadir import open_source
+
+        return Material(open_source(self.data, self.repair), self.scheme, self.split_seed, self.train_cap,
+                        self.test_cap)
+
+
+def edit_rate(pert, stats: dict) -> dict:
+    """Requested vs achieved edit rate of a perturbed cell, in the perturbation's unit (entities or
+    tokens; a combination's first part's).  ``capped``: the eligible material (e.g. chunks shared
+    with training) held fewer units than the rate asks for, as the perturbation reports it (any
+    part of a combination); where it does not say, when the achieved rate falls short of the
+    requested one by more than three binomial standard deviations plus one unit."""
+    params = pert.params
+    first = params if "rate" in params else next(iter(params.values()), {})
+    requested = first.get("rate")
+    unit = pert.unit
+    n = int(stats.get("entities" if unit == "entities" else "tokens", 0))
+    achieved = float(stats.get("entity_edit_rate" if unit == "entities" else "token_edit_rate", 0.0))
+    reported = [st["capped"] for st in (stats.get("parts") or [stats]) if isinstance(st.get("capped"), bool)]
+    capped = None
+    if reported:
+        capped = any(reported)
+    elif requested is not None and n:
+        r = float(requested)
+        capped = bool(achieved < r - 3 * math.sqrt(r * (1 - r) / n) - 1 / n)
+    return {"unit": unit, "requested": requested, "achieved": achieved, "units": n, "capped": capped}
+
+
+def _context(**kw):
+    """A perturbation context; ``vectors`` (the fixed word-vector encoder of the study's P2: the
+    evaluated model's pre-trained base model) where this version of the perturbations takes one."""
+    from xner.robustness.perturbations import Context
+
+    vectors = kw.pop("vectors", None)
+    if vectors is not None and "vectors" in getattr(Context, "__dataclass_fields__", {}):
+        from xner.robustness.vectors import encoder_vectors
+
+        kw["vectors"] = encoder_vectors(vectors)
+    return Context(**kw)
+
+
+def _overlap(train, test, target: str, langs: tuple[str, ...]) -> dict:
+    import inspect
+
     from xner.overlap import overlap
-    from xner.robustness.evaluate import clean_cell, perturbation, run_cell
-    from xner.robustness.perturbations import Context, parse_rate
 
-    src = open_source(data, repair)
+    if "target_lang" in inspect.signature(overlap).parameters:
+        return overlap(train, test, target_lang=target, source_lang="+".join(langs))
+    return overlap(train, test)
+
+
+def evaluate_group(onnx_dir: str, job: CellJob, g: Group, cells: list[dict],
+                   vectors: str | None = None) -> list[tuple[dict, dict, bytes]]:
+    """(params, row, packed per-sentence counts) for each cell; a pure function of its inputs (also
+    run as a Ray task).  Overlap and the study's P1/P2 use the material the model saw; ``vectors`` is
+    the model the study's P2 takes word vectors from (the group's pre-trained base model)."""
+    from xner.export.runtime import Runtime
+    from xner.robustness.evaluate import clean_cell, run_cell
+    from xner.robustness.incremental import PredictionCache
+
+    mat = job.material()
     rt = Runtime(onnx_dir, provider="cpu", threads=1)
-    corpus = test_corpus(src, g.target, test_cap)
-    train = concat([src.load(s, "train") for s in (g.sources if g.setting != "joint" else g.sources[:-1])]) \
-        if g.setting != "native" else src.load(g.target, "train")
-    ov = overlap(train, corpus)
-    ctx = Context(train=train, runtime=rt, source=src, lang=g.target)
-    clean, clean_row = clean_cell(rt, corpus, bootstrap)
+    cache = PredictionCache(rt) if job.incremental else None  # infer only what each perturbation changed
+    corpus = mat.test(g.target)
+    langs = material_langs(g)
+    train = mat.training(langs)
+    ov = _overlap(train, corpus, g.target, langs)
+    ctx = _context(train=train, runtime=rt, source=mat.source, lang=g.target, vectors=vectors)
+    clean, clean_row = clean_cell(rt, corpus, job.bootstrap, cache)
+    common = {"overlap": {k: v for k, v in ov.items() if isinstance(v, float | int)},
+              "test_sentences": len(corpus), "material_sentences": len(train)}
     out = []
     for p in cells:
         if p["perturbation"] == "clean":
             row = {**clean_row, "clean_f1": clean_row["f1"], "delta_f1": 0.0}
+            counts = clean.counts
         else:
-            pert = perturbation(p["perturbation"], parse_rate(p["rate"]))
-            row = run_cell(rt, corpus, pert, int(p["seed"]), ctx, clean, bootstrap)
-            row["params_resolved"] = pert.params
-        row["overlap"] = {k: v for k, v in ov.items() if isinstance(v, float | int)}
-        row["test_sentences"] = len(corpus)
-        out.append((p, row))
+            pert = make_perturbation(p["perturbation"], p["rate"], p.get("perturbation_args"))
+            got: list = []
+            row = run_cell(rt, corpus, pert, int(p["seed"]), ctx, clean, job.bootstrap, cache, got)
+            counts = got[0].counts
+            row["edit_rate"] = edit_rate(pert, row["edit"])
+        out.append((p, {**row, **common}, pack_counts(counts)))
     return out

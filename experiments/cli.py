@@ -1,10 +1,16 @@
-"""Subcommands ``sweep``, ``report`` and ``demo``."""
+"""Subcommands ``sweep``, ``report``, ``results`` and ``demo``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from xner.cli import add_data_dir, command, set_torch_threads
+
+
+def _train_seeds(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train-seeds", default=None, metavar="0,1,2",
+                   help="training seeds: every model is trained once per seed (overrides the config's train_seeds)")
 
 
 @command
@@ -13,43 +19,93 @@ def _sweep(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("sweep", help="run a robustness sweep (resumable, local or Ray)",
                        description="Train, distil, export and evaluate every cell of a sweep config (a TOML file or "
-                       f"a built-in: {', '.join(builtin_configs())}). Results go to a SQLite store, one row per cell; "
-                       "a rerun skips finished cells.")
+                       f"a built-in: {', '.join(builtin_configs())}). Results go to a SQLite store, one row per cell, "
+                       "keyed by everything that determines its numbers; a rerun skips finished cells, a changed "
+                       "input makes new cells.")
     p.add_argument("config", help="TOML file or built-in config name")
     p.add_argument("--store", default=None, help="SQLite results file (default runs/<config>/results.sqlite)")
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     p.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
+    p.add_argument("--no-incremental", dest="incremental", action="store_false", default=None,
+                   help="re-infer every sentence of every cell (default: the config's incremental, true: only "
+                   "sentences a perturbation changed)")
+    _train_seeds(p)
     add_data_dir(p)
     p.set_defaults(func=run_sweep_cmd)
 
 
 def run_sweep_cmd(args: argparse.Namespace) -> int:
-    from .config import load_config
+    from .config import load_config, parse_seeds
     from .run import run_sweep
 
-    cfg = load_config(args.config)
+    seeds = parse_seeds(args.train_seeds) if args.train_seeds else None
+    cfg = load_config(args.config, seeds)
+    if args.incremental is not None:
+        cfg["incremental"] = args.incremental
     store = args.store or f"runs/{cfg['name']}/results.sqlite"
     set_torch_threads()
     r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address)
-    print(f"sweep {cfg['name']}: {r['cells']} cells, {r['skipped']} already done, {r['written']} written -> {r['store']}")
+    print(f"sweep {cfg['name']} (run {r['run']}): {r['cells']} cells, {r['skipped']} already done, {r['written']} "
+          f"written -> {r['store']}")
     return 0
+
+
+def _selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", default="latest", help="which cells: those of the latest run (default), 'all', or a run id")
 
 
 @command
 def _report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="tables, reference numbers and plots from a results store",
-                       description="Write report.md, CSV tables (study-shaped, with the reference study's numbers "
-                       "beside matching cells), PNG plots and overlap-F1 correlations from a sweep's store.")
+    p = sub.add_parser("report", help="tables, intervals, contrasts, reference numbers and plots from a results store",
+                       description="Write report.md (the research question first; ΔF1 per perturbation and rate with "
+                       "intervals over sentences x training seeds; contrasts; reference numbers where comparable), "
+                       "cells.csv (one row per cell), more CSV tables, PNG plots and correlations from a sweep's store.")
     p.add_argument("store", help="SQLite results file from xner sweep")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder (new, empty, or an earlier report's)")
+    _selection(p)
+    p.add_argument("--bootstrap", type=int, default=None, help="bootstrap replicates (default: the sweep's)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder that holds no report")
     p.set_defaults(func=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
     from .report import build
 
-    r = build(args.store, args.out)
-    print(f"report: {r['report']} ({r['cells']} cells); plots: {', '.join(r['plots'])}")
+    r = build(args.store, args.out, args.run, args.bootstrap, args.overwrite)
+    print(f"report: {r['report']} ({r['cells']} cells); cells: {r['cells_csv']}; plots: {', '.join(r['plots'])}")
+    return 0
+
+
+@command
+def _results(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("results", help="the flat results table (one row per cell) as CSV, JSON or Parquet",
+                       description="Print (or write with --out) the table of report's cells.csv: one row per cell, "
+                       "for pandas or DuckDB. The table goes to stdout, messages to stderr.")
+    p.add_argument("store", help="SQLite results file from xner sweep")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON (an array of records); same as --format json")
+    fmt.add_argument("--format", default="csv", choices=["csv", "json", "parquet"], help="default csv")
+    p.add_argument("--out", default=None, help="write to this file instead of stdout (parquet needs it)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    _selection(p)
+    p.set_defaults(func=run_results)
+
+
+def run_results(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xner.errors import XnerError
+
+    from .report import select_rows
+    from .results import flat_rows, write_table
+
+    if not Path(args.store).is_file():
+        raise XnerError(f"{args.store}: no such results store")
+    rows = select_rows(args.store, args.run)
+    fmt = "json" if args.json else args.format
+    write_table(flat_rows(rows), args.out, fmt, args.overwrite)
+    if args.out:
+        print(f"{len(rows)} cells -> {args.out} ({fmt})", file=sys.stderr)
     return 0
 
 
@@ -57,25 +113,29 @@ def run_report(args: argparse.Namespace) -> int:
 def _demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job: a small source-diversity sweep end to end, then its report",
                        description="Run the built-in 'demo' sweep (three offline pairs id->ms, nl->af, ar->fa; small "
-                       "models built by init-model; native, zero-shot, single- and two-source students; ONNX int8; "
-                       "perturbed, evaluated) and write its report. Data from --data-dir or XNER_DATA_DIR.")
+                       "models built by init-model; native, zero-shot, single- and two-source students, each trained "
+                       "once per training seed; ONNX int8; perturbed, evaluated) and write its report. Data from "
+                       "--data-dir or XNER_DATA_DIR.")
     add_data_dir(p)
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--executor", default="local", choices=["local", "ray"])
+    _train_seeds(p)
     p.set_defaults(func=run_demo_cmd)
 
 
 def run_demo_cmd(args: argparse.Namespace) -> int:
     import time
 
+    from .config import parse_seeds
     from .demo import demo_data_dir, run_demo
 
     d = demo_data_dir(args.data_dir)
+    seeds = parse_seeds(args.train_seeds) if args.train_seeds else None
     t0 = time.time()
     set_torch_threads()
-    r = run_demo(d, args.out, args.executor, args.repair)
+    r = run_demo(d, args.out, args.executor, args.repair, train_seeds=seeds)
     sweep, rep = r["sweep"], r["report"]
     print(rep["main_table"])
     print(f"\ndemo finished in {time.time() - t0:.0f} s: {sweep['cells']} cells ({sweep['skipped']} reused).")
-    print(f"report: {rep['report']}\nplots:  {', '.join(rep['plots'])}")
+    print(f"report: {rep['report']}\ncells:  {rep['cells_csv']}\nplots:  {', '.join(rep['plots'])}")
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from xner.errors import XnerError
 from xner.hub import hub_reachable
 
-__all__ = ["CONFIG_DIR", "SETTING_KINDS", "builtin_configs", "load_config", "resolve_models"]
+__all__ = ["CONFIG_DIR", "SETTING_KINDS", "builtin_configs", "load_config", "parse_seeds", "resolve_models"]
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 SETTING_KINDS = ("native", "zero-shot", "joint", "student")
@@ -19,9 +19,31 @@ def builtin_configs() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
 
 
-def load_config(spec: str | dict) -> dict:
-    """A config dict from a dict, a TOML file or a built-in name (``study``, ``diversity``, ``demo``)."""
+def parse_seeds(text: str) -> list[int]:
+    """``'0,1,2'`` -> [0, 1, 2] (``--train-seeds``)."""
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise XnerError(f"bad seed list {text!r}: integers separated by commas, e.g. 0,1,2") from None
+    if not seeds:
+        raise XnerError("give at least one seed")
+    return seeds
+
+
+def _int_list(cfg: dict, key: str) -> list[int]:
+    v = cfg[key]
+    if not isinstance(v, list) or not v or any(isinstance(x, bool) or not isinstance(x, int) for x in v):
+        raise XnerError(f"'{key}' must be a non-empty list of integers; got {v!r}")
+    if len(set(v)) != len(v):
+        raise XnerError(f"'{key}' lists a seed twice: {v!r}")
+    return v
+
+
+def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
+    """A config dict from a dict, a TOML file or a built-in name (``study``, ``diversity``, ``demo``);
+    ``train_seeds`` overrides the config's (``xner sweep --train-seeds``)."""
     from xner.robustness.perturbations import parse_rate
+    from xner.splits import SCHEMES
 
     if isinstance(spec, dict):
         cfg = dict(spec)
@@ -44,19 +66,45 @@ def load_config(spec: str | dict) -> dict:
             raise XnerError(f"setting kind must be one of {', '.join(SETTING_KINDS)}; got {s.get('kind')!r}")
     cfg.setdefault("perturbations", ["entity_swap_shared", "context_swap", "entity_and_context", "name_swap",
                                      "place_swap"])
+    from .plan import perturbation_entry
+
+    for item in cfg["perturbations"]:
+        perturbation_entry(item)
     cfg.setdefault("rates", ["default"])
     for rate in cfg["rates"]:  # checked now, not after the models are trained; cells keep the values as written
         parse_rate(rate)
-    cfg.setdefault("seeds", [0])
+    cfg.setdefault("seeds", [0])  # perturbation seeds
+    if "train_seed" in cfg and "train_seeds" not in cfg:  # the old single-seed key
+        cfg["train_seeds"] = [cfg.pop("train_seed")]
+    cfg.setdefault("train_seeds", [0])
+    if train_seeds is not None:
+        cfg["train_seeds"] = list(train_seeds)
+    _int_list(cfg, "seeds")
+    _int_list(cfg, "train_seeds")
+    cfg.setdefault("split_scheme", "standard")
+    if cfg["split_scheme"] not in SCHEMES:
+        raise XnerError(f"split_scheme must be one of {', '.join(SCHEMES)}; got {cfg['split_scheme']!r}")
+    cfg.setdefault("split_seed", 42)
+    for k in ("train_max_sentences", "test_max_sentences"):
+        v = cfg.setdefault(k, 0) or 0
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise XnerError(f"'{k}' must be a number of sentences (0: no cap); got {v!r}")
+        cfg[k] = v
     cfg.setdefault("train", {})
     cfg.setdefault("distill", {})
     cfg.setdefault("export", {})
     cfg.setdefault("bootstrap", 200)
+    cfg.setdefault("incremental", True)  # infer only sentences a perturbation changed (robustness/incremental.py)
+    cfg.setdefault("vectors", "base")  # P2's fixed encoder: each model's pre-trained base, "model", or a model
+    if not isinstance(cfg["vectors"], str) or not cfg["vectors"]:
+        raise XnerError(f"'vectors' is base, model, or a model folder or hub id; got {cfg['vectors']!r}")
     return cfg
 
 
 def resolve_models(cfg: dict) -> dict[str, dict]:
-    """Model specs, with ``fallback`` models used where the hub cannot be reached."""
+    """Model specs, with ``fallback`` models used where the hub cannot be reached (the spec then
+    carries ``substitutes``: the hub id it stands in for).  A fallback is an inline spec
+    (``fallback = { init = {...} }``) or the name of another model of the config."""
     models = cfg["models"]
     hub = None
     out = {}
@@ -68,7 +116,11 @@ def resolve_models(cfg: dict) -> dict[str, dict]:
                 if not fb:
                     raise XnerError(f"model {name} needs the Hugging Face hub, which is not reachable; give it a "
                                     "'fallback' model")
-                out[name] = {**models[fb], "substitutes": spec["hub"]}
+                fb_spec = fb if isinstance(fb, dict) else models.get(fb)
+                if not isinstance(fb_spec, dict) or not ("init" in fb_spec or "path" in fb_spec):
+                    raise XnerError(f"model {name}: fallback {fb!r} must be an offline model (an init or path "
+                                    "spec, or the name of such a model of the config)")
+                out[name] = {**fb_spec, "substitutes": spec["hub"]}
                 continue
         out[name] = spec
     return out

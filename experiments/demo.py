@@ -1,6 +1,6 @@
 """The demo: the built-in ``demo`` sweep end to end (three offline pairs, small models built by
-``init-model``, native, zero-shot and student settings, int8 ONNX, perturbed and evaluated), then
-its report."""
+``init-model``, native, zero-shot and student settings, each trained once per training seed, int8
+ONNX, perturbed and evaluated), then its report."""
 
 from __future__ import annotations
 
@@ -27,9 +27,10 @@ def demo_data_dir(data_dir: str | None) -> str:
     return "hub"
 
 
-def run_demo(data_dir: str | None, out: str | Path, executor: str = "local", repair: str = "conlleval") -> dict:
+def run_demo(data_dir: str | None, out: str | Path, executor: str = "local", repair: str = "conlleval",
+             train_seeds: list[int] | None = None) -> dict:
     """Run the demo sweep into ``out/results.sqlite`` and its report into ``out/report``; returns
     ``{"sweep": run_sweep's numbers, "report": build's}``."""
     out = Path(out)
-    r = run_sweep("demo", out / "results.sqlite", executor, demo_data_dir(data_dir), repair)
-    return {"sweep": r, "report": build(out / "results.sqlite", out / "report")}
+    r = run_sweep("demo", out / "results.sqlite", executor, demo_data_dir(data_dir), repair, train_seeds=train_seeds)
+    return {"sweep": r, "report": build(out / "results.sqlite", out / "report", r["run"])}

@@ -7,30 +7,19 @@ the very same ONNX files and give identical rows.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from xner.threads import available_cpus
 
 from .artefacts import Artifacts
-from .cells import evaluate_group
+from .cells import CellJob, evaluate_group
 from .plan import Group
 
 __all__ = ["EXECUTORS", "CellJob", "run_local", "run_ray"]
 
-#: receives each finished cell: (params, row, the export info of its model)
-Write = Callable[[dict, dict, dict], None]
+#: receives each finished cell: (params, row, the export info of its model, its packed counts)
+Write = Callable[[dict, dict, dict, bytes], None]
 #: told which group is being prepared (for progress display)
 Show = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class CellJob:
-    """What every group's evaluation shares."""
-
-    data: str
-    repair: str
-    test_cap: int
-    bootstrap: int
 
 
 def run_local(todo: list[tuple[Group, list[dict]]], arts: Artifacts, job: CellJob, write: Write, show: Show,
@@ -39,8 +28,8 @@ def run_local(todo: list[tuple[Group, list[dict]]], arts: Artifacts, job: CellJo
     for g, cells in todo:
         show(g.label)
         onnx, info = arts.for_group(g)
-        for p, row in evaluate_group(onnx, job.data, job.repair, g, cells, job.test_cap, job.bootstrap):
-            write(p, row, info)
+        for p, row, counts in evaluate_group(onnx, job, g, cells, arts.vectors_model(g.model)):
+            write(p, row, info, counts)
 
 
 def run_ray(todo: list[tuple[Group, list[dict]]], arts: Artifacts, job: CellJob, write: Write, show: Show,
@@ -58,14 +47,14 @@ def run_ray(todo: list[tuple[Group, list[dict]]], arts: Artifacts, job: CellJob,
         show(g.label)
         onnx, info = arts.for_group(g)
         for i in range(0, len(cells), 4):
-            ref = task.remote(onnx, job.data, job.repair, g, cells[i : i + 4], job.test_cap, job.bootstrap)
+            ref = task.remote(onnx, job, g, cells[i : i + 4], arts.vectors_model(g.model))
             pending[ref] = info
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         for ref in ready:
             info = pending.pop(ref)
-            for p, row in ray.get(ref):
-                write(p, row, info)
+            for p, row, counts in ray.get(ref):
+                write(p, row, info, counts)
 
 
 EXECUTORS: dict[str, Callable[..., None]] = {"local": run_local, "ray": run_ray}

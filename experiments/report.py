@@ -1,11 +1,12 @@
-"""Reports from a results store: Markdown and CSV tables in the shape of the study's, the study's
-reference numbers beside ours where a cell matches, PNG plots and overlap-F1 correlations."""
+"""Reports from a results store: the research question first (one table, one plot), then per
+perturbation and rate (never averaged across them) every setting's ΔF1 with its interval over
+sentences x training seeds, requested vs achieved edit rates, contrasts with the baselines and the
+reference study's number where comparable; clean F1 with overlap; correlations; plots with error
+bars; and ``cells.csv``, one row per cell (:mod:`.results`)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from importlib import resources
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,170 +16,252 @@ from xner.io import dumps, write_json
 from xner.provenance import provenance
 from xner.robustness.statistics import correlation
 
+from .analysis import Analysis, Cond
 from .plots import plots
+from .results import OVERLAP, flat_rows, reference, reference_f1, write_table
 from .store import Store
 
-__all__ = ["OVERLAP", "REF_COLUMNS", "build", "reference"]
+__all__ = ["BASELINES", "build", "reference", "select_rows"]
 
-#: our perturbation names -> the reference table's columns
-REF_COLUMNS = {"clean": "clean", "entity_swap_shared": "entity_swap_shared", "context_swap": "context_swap_cosine",
-               "entity_swap_shared+context_swap": "entity_and_context", "entity_and_context": "entity_and_context",
-               "name_swap": "name_swap",
-               "place_swap": "place_swap"}
-OVERLAP = ("entity_token_overlap", "shared_chunks_unique", "seen_chunk_share", "o_word_overlap")
-
-
-def reference() -> dict[tuple[str, str, str], dict[str, float]]:
-    """(train, test, model) -> {column: F1 x 100} from the study's saved outputs (shipped as data)."""
-    text = resources.files("xner.resources").joinpath("reference_f1.csv").read_text()
-    out = {}
-    for r in csv.DictReader(io.StringIO(text)):
-        out[(r["train"], r["test"], r["model"])] = {k: float(v) for k, v in r.items()
-                                                    if k not in ("train", "test", "model") and v}
-    return out
+#: contrasts: (key, column title); the 1-source student and zero-shot (see Analysis.baseline)
+BASELINES = (("student1", "vs 1-source student"), ("zero-shot", "vs zero-shot"))
+MARK = ".xner-report"
+QUESTION = ("Does a teacher-student NER model distilled from more, or more diverse, source languages keep more F1 "
+            "under perturbation on a low-resource target?")
 
 
-def _model_id(row: dict, runs: list[dict]) -> str:
-    """The hub id a row's model stands for (so reference numbers match), else its config name."""
-    for run in runs:
-        spec = run["config"].get("models", {}).get(row["params"]["model"], {})
-        if "hub" in spec:
-            return spec["hub"]
-    return row["params"]["model"]
+def _num(v, scale=100.0, nd=1, sign=False) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "—"
+    return f"{v * scale:{'+' if sign else ''}.{nd}f}"
 
 
-def _train_label(p: dict) -> str:
-    return "+".join(p["sources"])
+def _ci(st: dict | None, sign=True) -> str:
+    """``value [lo, hi]`` x 100."""
+    if not st or st.get("value") is None:
+        return "—"
+    s = _num(st["value"], sign=sign)
+    return s + (f" [{_num(st['lo'], sign=sign)}, {_num(st['hi'], sign=sign)}]" if st.get("lo") is not None else "")
 
 
-def _fmt(v, scale=100.0, nd=1) -> str:
-    return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v * scale:.{nd}f}"
+def _mean(vals) -> float | None:
+    vals = [v for v in vals if v is not None]
+    return float(np.mean(vals)) if vals else None
 
 
-def build(store_path: str | Path, out: str | Path) -> dict:
-    """Write ``report.md``, CSV tables, plots and ``correlations.json`` into ``out`` from a sweep's store."""
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    """Write only into a new or empty folder, or one holding an earlier report (or with ``overwrite``)."""
+    if out.exists() and not out.is_dir():
+        raise XnerError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARK).exists() and not (out / "report.md").is_file() \
+            and not overwrite:
+        raise XnerError(f"--out {out} is not empty and holds no report; nothing was written (choose a new folder, "
+                        "or --overwrite)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARK).write_text("written by xner report\n", encoding="utf-8")
+
+
+def _select(st: Store, run) -> tuple[int | None, list[dict]]:
+    if run in (None, "latest"):
+        rid = st.latest_run()
+        return rid, st.rows(rid)
+    if run == "all":
+        return None, st.rows()
+    try:
+        rid = int(run)
+    except (TypeError, ValueError):
+        raise XnerError(f"--run must be latest, all or a run id; got {run!r}") from None
+    if rid not in {r["id"] for r in st.runs()}:
+        raise XnerError(f"no run {rid} in this store (see the report's 'Runs' section)")
+    return rid, st.rows(rid)
+
+
+def select_rows(store_path: str | Path, run: str | int | None = "latest") -> list[dict]:
+    """The cells of one run of a store (``latest``, a run id) or of every run (``all``)."""
+    with Store(store_path) as st:
+        return _select(st, run)[1]
+
+
+def _where(c: Cond) -> str:
+    return f"{'+'.join(c.sources)} -> {c.target}"
+
+
+def _edit(e: dict) -> str:
+    if not e["cells"]:
+        return "—"
+    req = "all" if e["requested"] is None else f"{float(e['requested']):.2f}"
+    s = f"{req} → {_num(e['achieved'], 1.0, 2)}"
+    return s + (f" ⚠ capped ({e['capped']}/{e['cells']})" if e["capped"] else "")
+
+
+def _research_question(an: Analysis, vary: set) -> tuple[list[str], list[dict]]:
+    md = ["## Research question", "", f"*{QUESTION}*", "",
+          "ΔF1 x 100 = F1(perturbed) - F1(clean), mean over targets and training seeds, with a 95% interval from a "
+          "bootstrap over test sentences x training seeds x targets. The contrasts are the paired difference in ΔF1 "
+          "from the baseline setting (the 1-source student; zero-shot) of the same target and training seed on "
+          "identical test sets, resampled the same way: **positive = keeps more F1 than the baseline**. "
+          "`cells` = perturbed cells behind the number (targets x training seeds x perturbation seeds). "
+          "Each perturbation and rate is its own block; nothing is averaged across them.", "",
+          "| perturbation | rate | model | setting | sources | targets | seeds | cells | ΔF1 [95% CI] | "
+          + " | ".join(f"{t} [95% CI]" for _, t in BASELINES) + " |",
+          "|---|---|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(BASELINES)]
+    points = []
+    for pr in an.prs:
+        for s in an.settings():
+            d = an.pooled(s, pr)
+            if not d["targets"]:
+                continue
+            contrasts = {w: an.pooled(s, pr, w) for w, _ in BASELINES}
+            label = s[1] + (f" [{s[2]}]" if (s[0], s[1]) in vary else "")
+            cols = ["baseline" if c["baseline"] is None and _is_baseline(an, s, w) else _ci(c) if c["targets"] else "—"
+                    for w, c in contrasts.items()]
+            md.append(f"| {pr[0]} | {pr[1]} | {s[0]} | {label} | {'/'.join(map(str, d['n_sources']))} | "
+                      f"{d['targets']} | {d['seeds']} | {d['cells']} | {_ci(d)} | " + " | ".join(cols) + " |")
+            points.append({"pr": pr, "setting": s, "delta": d, **contrasts})
+    return md, points
+
+
+def _is_baseline(an: Analysis, s: tuple, which: str) -> bool:
+    conds = [c for c in an.conds if (c.model, c.label, c.variant) == s]
+    return bool(conds) and all(an.baseline(c, which) is None and _could_be(c, which) for c in conds)
+
+
+def _could_be(c: Cond, which: str) -> bool:
+    return (c.kind == "student" and len(c.sources) == 1) if which == "student1" else c.kind == "zero-shot"
+
+
+def build(store_path: str | Path, out: str | Path, run: str | int | None = "latest", bootstrap: int | None = None,
+          overwrite: bool = False) -> dict:
+    """Write ``report.md``, ``cells.csv`` and the other tables, plots and ``correlations.json`` into
+    ``out`` from the cells of one run of a sweep's store (default: the latest; ``run="all"``: every
+    cell, cells of different configurations kept apart as variants)."""
     if not Path(store_path).is_file():
         raise XnerError(f"{store_path}: no such results store")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     with Store(store_path) as st:
-        rows = st.rows()
+        rid, rows = _select(st, run)
         runs = st.runs()
+        blobs = st.counts([r["key"] for r in rows])
     if not rows:
         raise XnerError(f"{store_path}: no finished cells to report")
+    _prepare_out(out, overwrite)
+    flat = flat_rows(rows)
+    write_table(flat, out / "cells.csv", "csv", overwrite=True)
+    n_boot = bootstrap or max([int((r["params"].get("identity") or {}).get("bootstrap") or 0) for r in rows] + [200])
+    an = Analysis(rows, blobs, n_boot)
+    variants = {}
+    for c in an.conds:
+        variants.setdefault((c.model, c.label), set()).add(c.variant)
+    vary = {k for k, v in variants.items() if len(v) > 1}
+
+    chosen = next((r for r in runs if r["id"] == rid), None)
+    what = f"run {rid} (config `{chosen['config'].get('name', '')}`)" if chosen else "every run"
+    md = ["# xner robustness report", "",
+          f"Store: `{store_path}`; {what}: {len(rows)} cells ({sum(1 for f in flat if f['perturbation'] == 'clean')} "
+          f"models), {len({f['train_seed'] for f in flat})} training seed(s), {n_boot} bootstrap replicates. "
+          f"`cells.csv` has one row per cell.", ""]
+    if vary:
+        md += ["Several configurations of one setting are in this selection; they are kept apart as variants "
+               "(`[hash]` after the setting; see `cells.csv`, column `variant`).", ""]
+    rq, points = _research_question(an, vary)
+    md += rq
+    pngs = plots(an, points, out)
+    md += ["", f"![research question]({pngs[0].name})", "",
+           "Error bars: 95% intervals as in the table; `n=cells/seeds` beside each point.", ""]
+    # -- per perturbation and rate
     ref = reference()
-    for r in rows:
-        r["model_id"] = _model_id(r, runs)
-        p = r["params"]
-        r["group"] = (p["model"], p["setting"], p.get("weighting", ""), _train_label(p), p["target"])
-    # -- long CSV of every cell
-    with open(out / "cells.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["model", "setting", "weighting", "train", "test", "perturbation", "rate", "seed", "f1", "clean_f1",
-                    "delta_f1", "relative_drop", "delta_per_edited_pp", "entity_edit_rate", "token_edit_rate",
-                    *OVERLAP, "reference_f1"])
-        for r in rows:
-            p, e = r["params"], r.get("edit", {})
-            refv = ref.get((_train_label(p), p["target"], r["model_id"]), {}).get(REF_COLUMNS.get(p["perturbation"], ""))
-            w.writerow([p["model"], p["setting"], p.get("weighting", ""), _train_label(p), p["target"], p["perturbation"],
-                        p["rate"], p["seed"], r["f1"], r.get("clean_f1"), r.get("delta_f1"), r.get("relative_drop"),
-                        r.get("delta_per_edited_pp"), e.get("entity_edit_rate"), e.get("token_edit_rate"),
-                        *[r.get("overlap", {}).get(k) for k in OVERLAP], refv])
-    groups = sorted({r["group"] for r in rows})
-    seen = {r["params"]["perturbation"] for r in rows} - {"clean"}
-    order = [p for p in REF_COLUMNS if p in seen]  # the study's order first, then the rest by name
-    perts = order + sorted(seen - set(order))
-
-    def cell(g, pert):
-        vals = [r for r in rows if r["group"] == g and r["params"]["perturbation"] == pert]
-        return vals
-
-    md = ["# xner robustness report", "", f"Store: `{store_path}`; {len(rows)} cells.", ""]
-    # table 1: clean F1 with overlap and reference
-    md += ["## Clean F1 and overlap", "", "F1 x 100; `ref` = the reference study's number for the same train/test/model.",
-           "", "| model | setting | train | test | F1 | 95% CI | ref | entity-token overlap | shared chunks | "
-           "seen chunks | O-word overlap |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    csv_clean = [["model", "setting", "train", "test", "f1", "reference", *OVERLAP]]
-    for g in groups:
-        c = cell(g, "clean")
-        if not c:
-            continue
-        r = c[0]
-        p = r["params"]
-        refv = ref.get((_train_label(p), p["target"], r["model_id"]), {}).get("clean")
-        ci = r.get("ci", {}).get("f1")
-        ov = r.get("overlap", {})
-        setting = p["setting"] + (f" ({p['weighting']})" if p.get("weighting") else "")
-        md.append(f"| {p['model']} | {setting} | {_train_label(p)} | {p['target']} | {_fmt(r['f1'])} | "
-                  f"{f'[{_fmt(ci[0])}, {_fmt(ci[1])}]' if ci else '—'} | {_fmt(refv, 1.0)} | "
-                  f"{_fmt(ov.get('entity_token_overlap'), 1.0, 3)} | {ov.get('shared_chunks_unique', '—')} | "
-                  f"{_fmt(ov.get('seen_chunk_share'), 1.0, 3)} | {_fmt(ov.get('o_word_overlap'), 1.0, 3)} |")
-        csv_clean.append([p["model"], setting, _train_label(p), p["target"], r["f1"], refv, *[ov.get(k) for k in OVERLAP]])
-    _write_csv(out / "clean.csv", csv_clean)
-    # table 2: F1 under each perturbation, ours (ref)
-    md += ["", "## F1 under each perturbation", "",
-           "F1 x 100 (mean over seeds) and, in parentheses, the reference study's number where the cell matches; "
-           "ΔF1 below.", "",
-           "| model | setting | train -> test | clean | " + " | ".join(perts) + " |",
-           "|---|---|---|---:|" + "---:|" * len(perts)]
-    heat = np.full((len(groups), len(perts)), np.nan)
-    csv_pert = [["model", "setting", "train", "test", "perturbation", "f1", "delta_f1", "reference"]]
-    for gi, g in enumerate(groups):
-        c = cell(g, "clean")
-        if not c:
-            continue
-        p0 = c[0]["params"]
-        key = (_train_label(p0), p0["target"], c[0]["model_id"])
-        cols = []
-        for pj, pert in enumerate(perts):
-            vals = cell(g, pert)
-            if not vals:
-                cols.append("—")
+    csv_pert = [["model", "setting", "variant", "sources", "target", "perturbation", "rate", "seeds", "cells", "clean_f1",
+                 "f1", "delta_f1", "delta_f1_lo", "delta_f1_hi", "edit_rate_requested", "edit_rate_achieved",
+                 "capped_cells", "reference_f1", *(f"{w}_{k}" for w, _ in BASELINES for k in ("value", "lo", "hi"))]]
+    md += ["## ΔF1 per perturbation and rate", "",
+           "One table per perturbation and rate. F1 x 100, mean over training seeds (and perturbation seeds); ΔF1 "
+           "with its 95% interval over sentences x training seeds; edit rate requested → achieved (in the "
+           "perturbation's unit; `all` = every eligible unit, ⚠ where the eligible material capped the rate); `ref`: "
+           "the reference study's F1 (clean → perturbed) only where the cell is comparable; contrasts as above, "
+           "per target.", ""]
+    for pr in an.prs:
+        md += [f"### {pr[0]}, rate {pr[1]}", "",
+               "| model | setting | train -> test | seeds | clean F1 | F1 | ΔF1 [95% CI] | edit rate | ref | "
+               + " | ".join(t for _, t in BASELINES) + " |", "|---|---|---|---:|---:|---:|---:|---|---:|"
+               + "---:|" * len(BASELINES)]
+        for c in an.conds:
+            if pr not in c.pert:
                 continue
-            f1 = float(np.mean([v["f1"] for v in vals]))
-            d = float(np.mean([v["delta_f1"] for v in vals]))
-            heat[gi, pj] = 100 * d
-            refv = ref.get(key, {}).get(REF_COLUMNS.get(pert, ""))
-            cols.append(f"{_fmt(f1)}" + (f" ({refv:.1f})" if refv is not None else "") + f"<br>{100 * d:+.1f}")
-            csv_pert.append([p0["model"], p0["setting"], _train_label(p0), p0["target"], pert, f1, d, refv])
-        refc = ref.get(key, {}).get("clean")
-        setting = p0["setting"] + (f" ({p0['weighting']})" if p0.get("weighting") else "")
-        md.append(f"| {p0['model']} | {setting} | {_train_label(p0)} -> {p0['target']} | {_fmt(c[0]['f1'])}"
-                  + (f" ({refc:.1f})" if refc is not None else "") + " | " + " | ".join(cols) + " |")
+            d, e = an.stat(c, pr), an.edit(c, pr)
+            first = next(iter(next(iter(c.pert[pr].values()))))
+            rp, rc = reference_f1(first["params"], ref), reference_f1(next(iter(c.clean.values()))["params"], ref)
+            cons = {w: an.contrast(c, w, pr) for w, _ in BASELINES}
+            clean_f1, f1 = _mean(r["f1"] for r in c.clean.values()), an.mean_field(c, pr, lambda r: r["f1"])
+            label = c.label + (f" [{c.variant}]" if (c.model, c.label) in vary else "")
+            refs = "—" if rp is None else f"{_num(rc, 1.0)} → {_num(rp, 1.0)}"
+            md.append(f"| {c.model} | {label} | {_where(c)} | {d['seeds']} | {_num(clean_f1)} | {_num(f1)} | {_ci(d)} | "
+                      f"{_edit(e)} | {refs} | "
+                      + " | ".join("baseline" if v is None and _could_be(c, w) else _ci(v) for w, v in cons.items())
+                      + " |")
+            csv_pert.append([c.model, c.label, c.variant, "+".join(c.sources), c.target, pr[0], pr[1], d["seeds"],
+                             d["cells"], clean_f1, f1, d["value"], d["lo"], d["hi"], e["requested"], e["achieved"],
+                             e["capped"], rp, *(v.get(k) if v else None for v in cons.values()
+                                                for k in ("value", "lo", "hi"))])
+        md.append("")
     _write_csv(out / "perturbations.csv", csv_pert)
-    # table 3: per-type F1; table 4: edit rates
-    md += ["", "## Per-type F1 (clean)", "", "| model | setting | train -> test | PER | ORG | LOC |", "|---|---|---|---:|---:|---:|"]
-    for g in groups:
-        c = cell(g, "clean")
-        if c:
-            p, pt = c[0]["params"], c[0].get("per_type", {})
-            md.append(f"| {p['model']} | {p['setting']} | {_train_label(p)} -> {p['target']} | "
-                      + " | ".join(_fmt(pt.get(t)) for t in ("PER", "ORG", "LOC")) + " |")
-    md += ["", "## Edit rates", "", "Share of entities / tokens edited (mean over seeds): the study's perturbations edit "
-           "only material shared with the training language, so models see different edit intensities.", "",
-           "| model | setting | train -> test | " + " | ".join(perts) + " |", "|---|---|---|" + "---:|" * len(perts)]
-    for g in groups:
-        c = cell(g, "clean")
-        if not c:
-            continue
-        p = c[0]["params"]
-        cols = []
-        for pert in perts:
-            vals = cell(g, pert)
-            cols.append("—" if not vals else f"{np.mean([v['edit']['entity_edit_rate'] for v in vals]):.2f} / "
-                        f"{np.mean([v['edit']['token_edit_rate'] for v in vals]):.2f}")
-        md.append(f"| {p['model']} | {p['setting']} | {_train_label(p)} -> {p['target']} | " + " | ".join(cols) + " |")
-    # correlations
+    md += _clean_tables(an, ref, out, vary)
+    corr, cmd = _correlations(an)
+    md += cmd
+    md += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in pngs[1:]]
+    md += ["", "## Runs in this store", "", "| run | config | started | cells planned | reported |", "|---:|---|---|---:|---|"]
+    for r in runs:
+        md.append(f"| {r['id']} | {r['config'].get('name', '')} | "
+                  f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(r['started']))} | {r['cells']} | "
+                  f"{'yes' if rid is None or r['id'] == rid else ''} |")
+    md += ["", "## How this was made", "", "```json", dumps(provenance(store=str(store_path), run=rid), indent=2), "```"]
+    (out / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    write_json(out / "correlations.json", corr)
+    return {"report": str(out / "report.md"), "plots": [str(p) for p in pngs], "cells": len(rows), "run": rid,
+            "main_table": "\n".join(rq[rq.index(next(x for x in rq if x.startswith("| perturbation"))):]),
+            "cells_csv": str(out / "cells.csv")}
+
+
+def _clean_tables(an: Analysis, ref: dict, out: Path, vary: set) -> list[str]:
+    md = ["## Clean F1 and overlap", "",
+          "F1 x 100, mean over training seeds with its 95% interval over sentences x seeds; `ref` as above; overlap "
+          "of the test set with the material the model was trained on (for a student: its teachers' training data).",
+          "", "| model | setting | train -> test | seeds | F1 [95% CI] | ref | entity-token overlap | shared chunks | "
+          "seen chunks | O-word overlap | training sentences |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [["model", "setting", "variant", "sources", "target", "seeds", "f1", "f1_lo", "f1_hi", "reference", *OVERLAP]]
+    for c in an.conds:
+        st = an.stat(c, None)
+        r0 = next(iter(c.clean.values()))
+        ov = r0.get("overlap", {})
+        rc = reference_f1(r0["params"], ref)
+        label = c.label + (f" [{c.variant}]" if (c.model, c.label) in vary else "")
+        md.append(f"| {c.model} | {label} | {_where(c)} | {st['seeds']} | {_ci(st, sign=False)} | {_num(rc, 1.0)} | "
+                  f"{_num(ov.get('entity_token_overlap'), 1.0, 3)} | {ov.get('shared_chunks_unique', '—')} | "
+                  f"{_num(ov.get('seen_chunk_share'), 1.0, 3)} | {_num(ov.get('o_word_overlap'), 1.0, 3)} | "
+                  f"{r0.get('material_sentences', '—')} |")
+        rows.append([c.model, c.label, c.variant, "+".join(c.sources), c.target, st["seeds"], st["value"], st["lo"],
+                     st["hi"], rc, *[ov.get(k) for k in OVERLAP]])
+    _write_csv(out / "clean.csv", rows)
+    md += ["", "## Per-type F1 (clean, mean over training seeds)", "",
+           "| model | setting | train -> test | PER | ORG | LOC |", "|---|---|---|---:|---:|---:|"]
+    for c in an.conds:
+        pt = {t: _mean((r.get("per_type") or {}).get(t) for r in c.clean.values()) for t in ("PER", "ORG", "LOC")}
+        md.append(f"| {c.model} | {c.label} | {_where(c)} | " + " | ".join(_num(v) for v in pt.values()) + " |")
+    return md
+
+
+def _correlations(an: Analysis) -> tuple[dict, list[str]]:
+    """Overlap vs clean F1 and vs ΔF1 of each perturbation and rate, one point per report row."""
     corr = {}
-    md += ["", "## Overlap-F1 correlations", "", "Pearson and Spearman with 95% bootstrap intervals, over clean cells "
-           "(F1) and perturbed cells (ΔF1).", "", "| overlap measure | vs | n | Pearson | 95% CI | Spearman | 95% CI |",
-           "|---|---|---:|---:|---:|---:|---:|"]
-    clean_rows = [r for r in rows if r["params"]["perturbation"] == "clean"]
-    pert_rows = [r for r in rows if r["params"]["perturbation"] != "clean"]
+    md = ["", "## Overlap-F1 correlations", "", "Pearson and Spearman with 95% bootstrap intervals; one point per "
+          "model, setting and target (means over training seeds); ΔF1 per perturbation and rate.", "",
+          "| overlap measure | vs | n | Pearson | 95% CI | Spearman | 95% CI |", "|---|---|---:|---:|---:|---:|---:|"]
+    targets = [(None, "F1 (clean)")] + [(pr, f"ΔF1 {pr[0]} @ {pr[1]}") for pr in an.prs]
     for meas in OVERLAP:
-        for what, rs, field in (("F1", clean_rows, "f1"), ("ΔF1", pert_rows, "delta_f1")):
-            x = np.array([r["overlap"].get(meas, np.nan) for r in rs], dtype=float)
-            y = np.array([r.get(field, np.nan) for r in rs], dtype=float)
+        for pr, what in targets:
+            pts = [(next(iter(c.clean.values())).get("overlap", {}).get(meas), an.stat(c, pr)["value"])
+                   for c in an.conds if pr is None or pr in c.pert]
+            x = np.array([p[0] if p[0] is not None else np.nan for p in pts], dtype=float)
+            y = np.array([p[1] if p[1] is not None else np.nan for p in pts], dtype=float)
             ok = np.isfinite(x) & np.isfinite(y)
             cr = correlation(x[ok], y[ok])
             corr[f"{meas}~{what}"] = cr
@@ -187,18 +270,13 @@ def build(store_path: str | Path, out: str | Path) -> dict:
                 v = cr.get(k)
                 return f"[{v[0]:+.2f}, {v[1]:+.2f}]" if v else "—"
 
-            md.append(f"| {meas} | {what} | {cr['n']} | {cr['pearson']:+.2f} | {ci('pearson_ci')} | "
-                      f"{cr['spearman']:+.2f} | {ci('spearman_ci')} |")
-    pngs = plots(rows, groups, perts, heat, out)
-    md += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in pngs]
-    md += ["", "## How this was made", "", "```json", dumps(provenance(store=str(store_path),
-                                                                        runs=len(runs)), indent=2), "```"]
-    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
-    write_json(out / "correlations.json", corr)
-    return {"report": str(out / "report.md"), "plots": [str(p) for p in pngs], "cells": len(rows),
-            "main_table": "\n".join(md[md.index("## F1 under each perturbation"):][:len(groups) + 6])}
+            md.append(f"| {meas} | {what} | {cr['n']} | {_num(cr['pearson'], 1.0, 2, True)} | {ci('pearson_ci')} | "
+                      f"{_num(cr['spearman'], 1.0, 2, True)} | {ci('spearman_ci')} |")
+    return corr, md
 
 
 def _write_csv(path: Path, rows: list[list]) -> None:
+    import csv
+
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)

@@ -1,9 +1,17 @@
-"""The results store: an embedded SQLite file, one row per sweep cell keyed by its parameters.
+"""The results store: an embedded SQLite file, one row per sweep cell keyed by everything that
+determines its numbers (:mod:`.identity`).
 
-Each cell is written in its own transaction (``INSERT OR IGNORE`` on the key), so a crash or a
-kill loses at most the cells in flight, a rerun skips finished cells, and no row is ever
+Tables: ``cells`` (key, parameters with the full identity, the row, when, and the run that wrote
+it), ``counts`` (the cell's per-sentence x type counts, a compressed ``.npy`` blob: what the
+report's intervals are recomputed from, see :mod:`.uncertainty`), ``runs`` (each sweep started on
+the store: its config and provenance) and ``run_cells`` (every cell each run planned, also those
+it found done, so a report can show exactly one run's cells).
+
+Each cell is written with its counts in one transaction (``INSERT OR IGNORE`` on the key), so a
+crash or a kill loses at most the cells in flight, a rerun skips finished cells, and no row is ever
 duplicated.  WAL mode lets a report read while a sweep writes, and with the busy timeout two sweeps
-may write one store.
+may write one store.  Stores written before run ids and counts existed are upgraded in place (their
+rows have no counts: the report shows them without intervals).
 """
 
 from __future__ import annotations
@@ -32,6 +40,15 @@ CREATE TABLE IF NOT EXISTS runs (
     provenance TEXT NOT NULL,
     started REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counts (
+    key TEXT PRIMARY KEY,
+    npy BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_cells (
+    run INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (run, key)
+);
 """
 
 
@@ -52,6 +69,8 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            if "run" not in {r[1] for r in self.db.execute("PRAGMA table_info(cells)")}:
+                self.db.execute("ALTER TABLE cells ADD COLUMN run INTEGER")
 
     def close(self) -> None:
         self.db.close()
@@ -65,23 +84,70 @@ class Store:
     def done_keys(self) -> set[str]:
         return {k for (k,) in self.db.execute("SELECT key FROM cells")}
 
-    def put(self, params: dict, row: dict) -> bool:
-        """Write one finished cell atomically; False if it was already there."""
-        cur = self.db.execute("INSERT OR IGNORE INTO cells (key, params, row, created) VALUES (?, ?, ?, ?)",
-                              (cell_key(params), json.dumps(params, sort_keys=True, default=json_default),
-                               json.dumps(row, default=json_default), time.time()))
+    def put(self, params: dict, row: dict, counts: bytes | None = None, run: int | None = None) -> bool:
+        """Write one finished cell (and its packed counts) atomically; False if it was already there."""
+        key = cell_key(params)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute("INSERT OR IGNORE INTO cells (key, params, row, created, run) VALUES (?, ?, ?, ?, ?)",
+                                  (key, json.dumps(params, sort_keys=True, default=json_default),
+                                   json.dumps(row, default=json_default), time.time(), run))
+            if cur.rowcount == 1 and counts is not None:
+                self.db.execute("INSERT OR REPLACE INTO counts (key, npy) VALUES (?, ?)", (key, counts))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         return cur.rowcount == 1
 
-    def log_run(self, config: dict, provenance: dict) -> None:
-        self.db.execute("INSERT INTO runs (config, provenance, started) VALUES (?, ?, ?)",
-                        (json.dumps(config, default=str), json.dumps(provenance, default=str), time.time()))
+    def log_run(self, config: dict, provenance: dict, keys: list[str] | None = None) -> int:
+        """Record a run and the cells it planned; returns its id."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute("INSERT INTO runs (config, provenance, started) VALUES (?, ?, ?)",
+                                  (json.dumps(config, default=str), json.dumps(provenance, default=str), time.time()))
+            run = int(cur.lastrowid)
+            self.db.executemany("INSERT OR IGNORE INTO run_cells (run, key) VALUES (?, ?)", [(run, k) for k in keys or []])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return run
 
-    def rows(self) -> list[dict]:
+    def rows(self, run: int | None = None) -> list[dict]:
+        """Every cell (or those run ``run`` planned), with ``key``, ``params``, ``run`` (the run that
+        wrote it) and ``config`` (that run's config name)."""
+        names = {i: json.loads(c).get("name", "") for i, c in self.db.execute("SELECT id, config FROM runs")}
+        sql = "SELECT key, params, row, run FROM cells"
+        args: tuple = ()
+        if run is not None:
+            sql += " WHERE key IN (SELECT key FROM run_cells WHERE run = ?)"
+            args = (run,)
         out = []
-        for key, params, row in self.db.execute("SELECT key, params, row FROM cells ORDER BY key"):
-            out.append({"key": key, "params": json.loads(params), **json.loads(row)})
+        for key, params, row, r in self.db.execute(sql + " ORDER BY key", args):
+            out.append({"key": key, "params": json.loads(params), **json.loads(row), "run": r,
+                        "config": names.get(r, "")})
+        return out
+
+    def counts(self, keys: list[str] | None = None) -> dict[str, bytes]:
+        """Packed counts by cell key (:func:`.uncertainty.unpack_counts`)."""
+        if keys is None:
+            return dict(self.db.execute("SELECT key, npy FROM counts"))
+        out = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            q = f"SELECT key, npy FROM counts WHERE key IN ({','.join('?' * len(part))})"
+            out.update(self.db.execute(q, part))
         return out
 
     def runs(self) -> list[dict]:
-        return [{"config": json.loads(c), "provenance": json.loads(p), "started": s}
-                for c, p, s in self.db.execute("SELECT config, provenance, started FROM runs ORDER BY id")]
+        out = []
+        for i, c, p, s in self.db.execute("SELECT id, config, provenance, started FROM runs ORDER BY id"):
+            n = self.db.execute("SELECT COUNT(*) FROM run_cells WHERE run = ?", (i,)).fetchone()[0]
+            out.append({"id": i, "config": json.loads(c), "provenance": json.loads(p), "started": s, "cells": n})
+        return out
+
+    def latest_run(self) -> int | None:
+        """The last run that planned cells (None for a store without such runs)."""
+        r = self.db.execute("SELECT MAX(run) FROM run_cells").fetchone()
+        return None if r is None or r[0] is None else int(r[0])

@@ -7,7 +7,15 @@ from .parity import Parity, check
 from .pipeline import Entity, NerPipeline, split_words
 from .predict import predict
 from .runtime import Runtime, variant_file
-from .server import create_app, serve
 
 __all__ = ["Entity", "NerPipeline", "Parity", "ParityError", "Runtime", "check", "create_app", "export",
            "export_model", "predict", "serve", "split_words", "variant_file", "variant_name"]
+
+
+def __getattr__(name: str):
+    """The server (FastAPI, pydantic) loads only when asked for."""
+    if name in ("create_app", "serve"):
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

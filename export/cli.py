@@ -12,14 +12,19 @@ def _eval_corpus(args):
     if not args.eval_lang:
         return None
     from xner.datadir import open_source
+    from xner.splits import load_split
 
-    return open_source(args.eval_data, args.repair).load(args.eval_lang, args.eval_split)
+    return load_split(open_source(args.eval_data, args.repair), args.eval_lang, args.eval_split, args.split_scheme,
+                      args.split_seed)
 
 
 def _add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-data", help="data folder for the parity check (default: $XNER_DATA_DIR)")
     p.add_argument("--eval-lang", help="language whose split the parity check runs on (default: vocabulary sample)")
     p.add_argument("--eval-split", default="test")
+    p.add_argument("--split-scheme", default="standard", choices=["standard", "study"],
+                   help="standard files, or the study's pooled, capped, seeded 80/20 split (as train used)")
+    p.add_argument("--split-seed", type=int, default=42, help="seed of the study split (default 42)")
     p.add_argument("--repair", default="conlleval", choices=["conlleval", "drop", "error", "keep"])
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
 
@@ -127,16 +132,30 @@ def _serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-words", type=int, default=200_000,
                    help="distinct words the encoder caches before it starts afresh (bounds memory)")
     _add_variant(p)
+    p.add_argument("--api-key", default=None,
+                   help="require this key on /predict ('Authorization: Bearer KEY' or 'X-API-Key: KEY'; default: "
+                   "$XNER_API_KEY, else none)")
+    p.add_argument("--batch-tokens", type=int, default=8192, help="words per model call across requests")
+    p.add_argument("--batch-wait-ms", type=float, default=5.0,
+                   help="longest wait for more requests to join a model call (default 5 ms)")
+    p.add_argument("--max-queue", type=int, default=1024, help="waiting requests before 503 (default 1024)")
     p.add_argument("--full-metadata", action="store_true",
                    help="/metadata also shows local paths, the export's command line and host (off by default)")
     p.set_defaults(func=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from xner.errors import XnerError
+
     from .server import serve
 
+    if args.batch_tokens < 1 or args.batch_wait_ms < 0 or args.max_queue < 1:
+        raise XnerError("--batch-tokens and --max-queue must be at least 1, --batch-wait-ms at least 0")
     serve(args.model, args.host, args.port, args.provider, args.threads, args.max_body, args.cache_words,
-          args.full_metadata, args.variant)
+          args.full_metadata, args.variant, args.api_key or os.environ.get("XNER_API_KEY"), args.batch_tokens,
+          args.batch_wait_ms, args.max_queue)
     return 0
 
 

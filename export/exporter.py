@@ -43,7 +43,9 @@ def export_torch(model_dir: str, out: Path, opset: int = 18) -> Path:
 
     from xner.hf import load_model, load_tokenizer
 
-    model = load_model(str(model_dir)).eval()
+    # eager attention: the graph onnxruntime's optimiser fuses into Attention (SDPA, the default of
+    # transformers 5, exports to a pattern it does not recognise)
+    model = load_model(str(model_dir), attn_implementation="eager").eval()
     tok = load_tokenizer(str(model_dir))
     names = model_inputs(model.config.model_type)
 

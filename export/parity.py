@@ -82,7 +82,7 @@ def check(model_dir: str, onnx_dir: str, corpus: Corpus | None = None, kind: str
     cache = {} if cache is None else cache
     sampled = corpus is None
     if corpus is None:
-        corpus = cache.get("sample") or sample_corpus(rt.tokenizer)
+        corpus = cache.get("sample") or sample_corpus(rt.fast_tokenizer)
         cache["sample"] = corpus
     enc = rt.encoder.encode(corpus)
     if cache.get("corpus") is not corpus:

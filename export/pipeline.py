@@ -88,7 +88,9 @@ class NerPipeline:
             out.append([(names[tags[i]], float(conf[i])) for i in range(o[s], o[s + 1])])
         return out
 
-    def _entities(self, words: list[str], spans: list[tuple[int, int]] | None, tagged, text: str | None) -> list[Entity]:
+    def entities(self, words: list[str], spans: list[tuple[int, int]] | None, tagged, text: str | None) -> list[Entity]:
+        """Entities of one sentence from its per-word (tag, probability) pairs; character offsets into
+        ``text`` when ``spans`` are given, else word indices."""
         ents: list[Entity] = []
         cur = None
         for i, (tag, sc) in enumerate(tagged + [("O", 0.0)]):
@@ -119,15 +121,21 @@ class NerPipeline:
             return self.texts(inputs)  # type: ignore[arg-type]
         raise XnerError("input must be a text, a list of texts or a list of word lists")
 
-    def texts(self, texts: list[str]) -> list[list[Entity]]:
+    @staticmethod
+    def split_texts(texts: list[str]) -> list[list[tuple[str, int, int]]]:
+        """Each text as (word, start, end) triples; an empty text is an error."""
         split = [split_words(t) for t in texts]
         for t, sp in zip(texts, split, strict=True):
             if not sp:
                 raise XnerError(f"empty text: {t[:30]!r}")
+        return split
+
+    def texts(self, texts: list[str]) -> list[list[Entity]]:
+        split = self.split_texts(texts)
         tagged = self.predict_words([[w for w, _, _ in sp] for sp in split])
-        return [self._entities([w for w, _, _ in sp], [(a, b) for _, a, b in sp], tg, t)
+        return [self.entities([w for w, _, _ in sp], [(a, b) for _, a, b in sp], tg, t)
                 for t, sp, tg in zip(texts, split, tagged, strict=True)]
 
     def words(self, word_lists: list[list[str]]) -> list[list[Entity]]:
         tagged = self.predict_words(word_lists)
-        return [self._entities(ws, None, tg, None) for ws, tg in zip(word_lists, tagged, strict=True)]
+        return [self.entities(ws, None, tg, None) for ws, tg in zip(word_lists, tagged, strict=True)]

@@ -127,12 +127,13 @@ class Runtime:
         self.labels = LabelSet.from_tags(tags)
         if self.labels.tags != tags:
             raise XnerError(f"{self.path}: labels {tags} do not follow the O, B-X, I-X layout")
-        from xner.hf import load_tokenizer
+        from xner.tokenizer import load_fast_tokenizer
 
-        self.tokenizer = load_tokenizer(str(self.path))
+        self._tokenizer = None  # the transformers tokenizer, loaded only when asked for (see .tokenizer)
+        self.fast_tokenizer = load_fast_tokenizer(self.path)
         self.family = family(cfg.get("model_type"))
         limit = max_length or min(self.family.token_limit(cfg.get("max_position_embeddings", 512)), 512)
-        self.encoder = WordEncoder(self.tokenizer, limit, max_words=cache_words, family=self.family)
+        self.encoder = WordEncoder(self.fast_tokenizer, limit, max_words=cache_words, family=self.family)
         self.token_budget = token_budget
         self.max_batch = max_batch
         self._stat_lock = threading.Lock()
@@ -140,6 +141,17 @@ class Runtime:
         if self.on_cuda and self.report and self.report.get("gpu_verified") is False:
             log.warning("%s: this fp16 graph was not verified on a GPU when it was exported (%s)", self.path,
                         self.report.get("note", "gated on the CPU only"))
+
+    @property
+    def tokenizer(self):
+        """The folder's tokenizer as a transformers object (imports transformers; inference does not
+        need it: the encoder runs on ``fast_tokenizer``)."""
+        with self._stat_lock:
+            if self._tokenizer is None:
+                from xner.hf import load_tokenizer
+
+                self._tokenizer = load_tokenizer(str(self.path))
+        return self._tokenizer
 
     def _read_report(self) -> dict | None:
         p = self.path / "export_report.json"

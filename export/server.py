@@ -1,4 +1,5 @@
-"""HTTP service over an exported model: ``/predict`` (batched), ``/health``, ``/metadata``.
+"""HTTP service over an exported model: ``/predict`` (batched across clients), ``/health``,
+``/metadata``, ``/metrics`` (Prometheus).
 
 FastAPI/uvicorn.  Request bodies are bounded (413 past the limit, whether or not a Content-Length
 is sent); bad input gets a 4xx with ``{"error": ...}`` and the server keeps serving.
@@ -6,6 +7,7 @@ is sent); bad input gets a 4xx with ``{"error": ...}`` and the server keeps serv
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 
@@ -85,30 +87,43 @@ def public_metadata(description: dict) -> dict:
 
 def create_app(model_dir: str, provider: str = "auto", threads: int | None = None, max_body: int = 1_000_000,
                max_items: int = 256, max_chars: int = 20_000, cache_words: int = CACHE_WORDS,
-               full_metadata: bool = False, variant: str | None = None):
+               full_metadata: bool = False, variant: str | None = None, api_key: str | None = None,
+               batch_tokens: int = 8192, batch_wait_ms: float = 5.0, max_queue: int = 1024):
+    """The service: ``/predict`` (requests batched across clients), ``/health``, ``/metadata``, ``/metrics``."""
+    import asyncio
+
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
 
+    from .batcher import Batcher, QueueFull
+    from .metrics import ServerMetrics
     from .runtime import Runtime
 
     pipe = NerPipeline(Runtime(model_dir, provider=provider, threads=threads, cache_words=cache_words,
                                file_name=variant))
+    metrics = ServerMetrics()
+    batcher = Batcher(pipe.predict_words, batch_tokens, batch_wait_ms, max_queue, metrics.on_batch)
     started = time.time()
     stats = {"requests": 0, "items": 0}
-    stats_lock = threading.Lock()  # handlers run in a thread pool
+    stats_lock = threading.Lock()
 
     app = FastAPI(title="xner", description="Cross-lingual NER over ONNX Runtime")
     app.state.pipeline = pipe
+    app.state.batcher = batcher
+
+    def _error(status: int, message: str) -> JSONResponse:
+        metrics.requests.labels(str(status)).inc()
+        return JSONResponse(status_code=status, content={"error": message})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         msgs = [f"{'.'.join(str(x) for x in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"error": "; ".join(msgs) or "invalid request"})
+        return _error(422, "; ".join(msgs) or "invalid request")
 
     @app.exception_handler(XnerError)
     async def _bad(request: Request, exc: XnerError):
-        return JSONResponse(status_code=400, content={"error": str(exc)})
+        return _error(400, str(exc))
 
     @app.get("/health")
     def health():
@@ -122,39 +137,81 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
         d = pipe.runtime.describe()
         return {**(d if full_metadata else public_metadata(d)),
                 "limits": {"max_body_bytes": max_body, "max_items": max_items, "max_chars": max_chars,
-                           "cache_words": cache_words}}
+                           "cache_words": cache_words, "batch_tokens": batch_tokens, "batch_wait_ms": batch_wait_ms,
+                           "max_queue": max_queue}, "auth": api_key is not None}
 
-    @app.post("/predict")
-    def predict(req: PredictRequest):
-        given = [k for k in ("text", "texts", "words") if getattr(req, k) is not None]
-        if len(given) != 1:
-            raise XnerError("give exactly one of 'text', 'texts' or 'words'")
-        items = [req.text] if req.text is not None else req.texts if req.texts is not None else req.words
-        if not items:
-            raise XnerError(f"'{given[0]}' is empty")
-        if len(items) > max_items:
-            raise XnerError(f"at most {max_items} items per request, got {len(items)}")
-        for it in items:
-            size = len(it) if isinstance(it, str) else sum(len(w) for w in it)
-            if size > max_chars:
-                raise XnerError(f"an item has {size} characters; the limit is {max_chars}")
-            if isinstance(it, str) and not it.strip():
-                raise XnerError("empty text")
-        result = pipe.words(items) if req.words is not None else pipe.texts(items)
+    @app.get("/metrics")
+    def prometheus():
+        metrics.queue.set(batcher.jobs.qsize())
+        body, kind = metrics.render()
+        return Response(content=body, media_type=kind)
+
+    async def predict(req: PredictRequest, request: Request):
+        t0 = time.perf_counter()
+        if api_key is not None and not _authorised(request, api_key):
+            return _error(401, "missing or wrong API key (send 'Authorization: Bearer KEY' or 'X-API-Key: KEY')")
+        items = _items(req, max_items, max_chars)
+        if req.words is not None:
+            if any(len(ws) == 0 for ws in items):
+                raise XnerError("empty input: every text needs at least one word")
+            words, spans = items, [None] * len(items)
+        else:
+            split = pipe.split_texts(items)
+            words, spans = [[w for w, _, _ in sp] for sp in split], [[(a, b) for _, a, b in sp] for sp in split]
+        try:
+            tagged = await asyncio.wrap_future(batcher.submit(words))  # inference runs off the event loop
+        except QueueFull as e:
+            return _error(503, str(e))
+        ents = [[e.to_json() for e in pipe.entities(ws, sp, tg, it if sp is not None else None)]
+                for ws, sp, tg, it in zip(words, spans, tagged, items, strict=True)]
         with stats_lock:
             stats["requests"] += 1
             stats["items"] += len(items)
-        ents = [[e.to_json() for e in r] for r in result]
+        metrics.requests.labels("200").inc()
+        metrics.items.inc(len(items))
+        metrics.latency.observe(time.perf_counter() - t0)
         return {"entities": ents[0]} if req.text is not None else {"entities": ents}
 
+    # the annotations are strings here (postponed evaluation) and Request is imported locally:
+    # hand FastAPI the classes themselves
+    predict.__annotations__.update(req=PredictRequest, request=Request)
+    app.post("/predict")(predict)
     return BodyLimit(app, max_body)
+
+
+def _authorised(request, key: str) -> bool:
+    got = request.headers.get("x-api-key") or ""
+    auth = request.headers.get("authorization") or ""
+    if auth.lower().startswith("bearer "):
+        got = got or auth[7:].strip()
+    return hmac.compare_digest(got.encode(), key.encode())
+
+
+def _items(req: PredictRequest, max_items: int, max_chars: int) -> list:
+    given = [k for k in ("text", "texts", "words") if getattr(req, k) is not None]
+    if len(given) != 1:
+        raise XnerError("give exactly one of 'text', 'texts' or 'words'")
+    items = [req.text] if req.text is not None else req.texts if req.texts is not None else req.words
+    if not items:
+        raise XnerError(f"'{given[0]}' is empty")
+    if len(items) > max_items:
+        raise XnerError(f"at most {max_items} items per request, got {len(items)}")
+    for it in items:
+        size = len(it) if isinstance(it, str) else sum(len(w) for w in it)
+        if size > max_chars:
+            raise XnerError(f"an item has {size} characters; the limit is {max_chars}")
+        if isinstance(it, str) and not it.strip():
+            raise XnerError("empty text")
+    return items
 
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto",
           threads: int | None = None, max_body: int = 1_000_000, cache_words: int = CACHE_WORDS,
-          full_metadata: bool = False, variant: str | None = None) -> None:
+          full_metadata: bool = False, variant: str | None = None, api_key: str | None = None,
+          batch_tokens: int = 8192, batch_wait_ms: float = 5.0, max_queue: int = 1024) -> None:
     import uvicorn
 
     app = create_app(model_dir, provider, threads, max_body, cache_words=cache_words, full_metadata=full_metadata,
-                     variant=variant)
+                     variant=variant, api_key=api_key, batch_tokens=batch_tokens, batch_wait_ms=batch_wait_ms,
+                     max_queue=max_queue)
     uvicorn.run(app, host=host, port=port, log_level="info")

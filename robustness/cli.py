@@ -8,25 +8,52 @@ import sys
 from xner.cli import add_data_dir, command
 from xner.errors import XnerError
 
+from .recipes import RECIPES
+
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     add_data_dir(p)
     p.add_argument("--lang", required=True, help="test language")
     p.add_argument("--split", default="test")
+    p.add_argument("--split-scheme", default="standard", choices=["standard", "study"],
+                   help="standard files, or the study's pooled, capped, seeded 80/20 split (as train used)")
+    p.add_argument("--split-seed", type=int, default=42, help="seed of the study split (default 42)")
     p.add_argument("--train-lang", help="training language (needed by entity_swap_shared and context_swap)")
-    p.add_argument("--pool", default=None, help="name/place pool: auto, faker:LOCALE, wikiann:LANG or file:PATH")
+    p.add_argument("--pool", default=None, help="name/place pool: auto (the target's own), faker:LOCALE, cldr:LANG, "
+                   "wikiann:LANG, file:PATH or nearest")
     p.add_argument("--mlm", default=None, help="masked LM (folder or hub id) filling context_mask")
+    p.add_argument("--vectors", default=None, help="context_swap's word vectors: a model folder, hub id or ONNX "
+                   "export (one per experiment); default: the pre-trained base model of --model")
 
 
-def _context(args, runtime=None):
+def _context(args, runtime=None, needs_vectors: bool = True):
     from xner.datadir import open_source
+    from xner.splits import load_split
 
     from .perturbations import Context
 
     src = open_source(args.data_dir, args.repair)
-    corpus = src.load(args.lang, args.split)
-    train = src.load(args.train_lang, "train") if args.train_lang else None
-    return corpus, Context(train=train, runtime=runtime, source=src, lang=args.lang, mlm=args.mlm), src
+    corpus = load_split(src, args.lang, args.split, args.split_scheme, args.split_seed)
+    train = load_split(src, args.train_lang, "train", args.split_scheme, args.split_seed) if args.train_lang else None
+    vectors = None
+    if needs_vectors and (args.vectors or getattr(args, "model", None)):
+        from .vectors import resolve_vectors
+
+        vectors, how = resolve_vectors(args.vectors, getattr(args, "model", None))
+        print(f"context_swap vectors: {how}", file=sys.stderr)
+    ctx = Context(train=train, runtime=runtime, source=src, lang=args.lang, mlm=args.mlm, vectors=vectors)
+    return corpus, ctx, src
+
+
+def _warn(stats: dict) -> None:
+    from .evaluate import capped_warnings
+
+    for w in capped_warnings(stats):
+        print(f"xner: warning: {w}", file=sys.stderr)
+
+
+def _needs_vectors(perts) -> bool:
+    return any("vectors" in part.requirements() for p in perts for part in getattr(p, "parts", [p]))
 
 
 def _rate(s: str):
@@ -62,20 +89,25 @@ def run_perturb(args: argparse.Namespace) -> int:
         from xner.export.runtime import Runtime
 
         runtime = Runtime(args.model)
-    corpus, ctx, src = _context(args, runtime)
     kw = rate_params(args.rate)
     if args.pool:
         kw["pool"] = args.pool
     pert = make(args.perturbation, **kw)
+    corpus, ctx, src = _context(args, runtime, _needs_vectors([pert]))
     r = pert.apply(corpus, args.seed, ctx)
     write_corpus(r.corpus, args.out)
-    stats = {"source": {"data": src.name, "lang": args.lang, "split": args.split, "train_lang": args.train_lang},
+    stats = {"source": {"data": src.name, "lang": args.lang, "split": args.split, "train_lang": args.train_lang,
+                        "split_scheme": args.split_scheme, "split_seed": args.split_seed},
              "perturbation": pert.name, "params": pert.params, "seed": args.seed, "stats": r.stats,
              "provenance": provenance()}
     write_json(str(args.out) + ".stats.json", stats)
     st = r.stats
+    _warn(st)
     print(f"{pert!r}: edited {st['tokens_edited']}/{st['tokens']} tokens, {st['entities_edited']}/{st['entities']} "
           f"entities, {st['sentences_edited']}/{st['sentences']} sentences -> {args.out}")
+    for part in st.get("parts") or [st]:
+        if "pool" in part:
+            print(f"  {part['perturbation']} pool: {part['pool']} ({part['pool_items']} items; {part['pool_origin']})")
     return 0
 
 
@@ -88,9 +120,14 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="ONNX folder from xner export")
     _add_common(p)
     p.add_argument("--perturbations", default="all", help="all, or comma-separated names (a+b for combinations)")
+    p.add_argument("--recipe", choices=sorted(RECIPES), help="a cited perturbation set instead of --perturbations: "
+                   + "; ".join(f"{k}: {', '.join(s for s, _ in r.entries)}" for k, r in sorted(RECIPES.items())))
     p.add_argument("--rates", default=None, help="comma-separated rates (or 'none'); default: each perturbation's")
     p.add_argument("--seeds", default="0", help="comma-separated seeds")
     p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--no-incremental", dest="incremental", action="store_false",
+                   help="re-infer every sentence of every cell (default: only sentences a perturbation changed; "
+                   "the others keep their clean predictions)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--threads", type=int)
     p.add_argument("--out", help="JSONL file for the rows")
@@ -100,27 +137,36 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from xner.export.runtime import Runtime
 
-    from .evaluate import all_perturbations, evaluate, render, run_meta, write_rows
+    from .evaluate import all_perturbations, evaluate, perturbation, render, run_meta, write_rows
     from .perturbations import parse_rates
+    from .recipes import recipe_specs
 
     runtime = Runtime(args.model, provider=args.provider, threads=args.threads)
-    corpus, ctx, src = _context(args, runtime)
-    perts = all_perturbations() if args.perturbations == "all" else [x for x in args.perturbations.split(",") if x]
+    if args.recipe:
+        perts = recipe_specs(args.recipe)
+    else:
+        perts = all_perturbations() if args.perturbations == "all" else [x for x in args.perturbations.split(",") if x]
+    made = [perturbation(p[0], params=p[1]) if isinstance(p, tuple) else perturbation(p) for p in perts]
+    corpus, ctx, src = _context(args, runtime, _needs_vectors(made))
     rates = parse_rates(args.rates) if args.rates else None
     try:
         seeds = [int(x) for x in args.seeds.split(",")]
     except ValueError:
         raise XnerError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
     meta = {"model": args.model, "data": src.name, "lang": args.lang, "split": args.split,
-            "train_lang": args.train_lang, "provider": runtime.provider}
+            "split_scheme": args.split_scheme, "split_seed": args.split_seed, "train_lang": args.train_lang,
+            "provider": runtime.provider, "recipe": args.recipe}
     rows = []
     from tqdm import tqdm
 
     total = 1 + len(perts) * len(rates or [1]) * len(seeds)
     with tqdm(total=total, desc="evaluate", unit="cell", file=sys.stderr, disable=None) as bar:
-        for row in evaluate(runtime, corpus, perts, rates, seeds, ctx, args.bootstrap, meta):
+        for row in evaluate(runtime, corpus, perts, rates, seeds, ctx, args.bootstrap, meta,
+                            incremental=args.incremental):
             rows.append(row)
             bar.update(1 if "skipped" not in row else len(seeds))
+            if "edit" in row:
+                _warn({**row["edit"], "perturbation": row["perturbation"], "parts": row.get("parts")})
     if args.out:
         header = {"kind": "evaluate-run", **run_meta(**meta)}
         write_rows([header] + rows, args.out)

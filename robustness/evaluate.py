@@ -11,10 +11,11 @@ from xner.io import atomic_write, dumps
 from xner.metrics import EntityCounts, paired_bootstrap
 from xner.provenance import provenance
 
-from .perturbations import DEFAULT_RATE, Context, Rate, make, names, rate_params
+from .incremental import PredictionCache
+from .perturbations import DEFAULT_RATE, REGISTRY, Context, Rate, make, names, rate_params
 
-__all__ = ["all_perturbations", "clean_cell", "evaluate", "perturbation", "render", "run_cell", "run_meta",
-           "write_rows"]
+__all__ = ["all_perturbations", "capped_warnings", "clean_cell", "evaluate", "perturbation", "render", "run_cell",
+           "run_meta", "write_rows"]
 
 
 def _scores_row(counts: EntityCounts) -> dict:
@@ -23,40 +24,59 @@ def _scores_row(counts: EntityCounts) -> dict:
             "per_type": {t: v.f1 for t, v in s.per_type.items()}, "support": s.support}
 
 
-def perturbation(name: str, rate: Rate = DEFAULT_RATE):
+def perturbation(name: str, rate: Rate = DEFAULT_RATE, params: dict | None = None):
     """The perturbation ``name`` at a parsed ``rate`` (:func:`parse_rate`): its own, a share, or None
-    (every eligible unit)."""
-    return make(name, **rate_params(rate))
+    (every eligible unit); ``params`` (e.g. a recipe's, whose rate ``rate`` overrides) go to every part
+    that has them."""
+    return make(name, **{**(params or {}), **rate_params(rate)})
 
 
-def clean_cell(runtime, corpus: Corpus, bootstrap: int = 1000) -> tuple[EntityCounts, dict]:
+def _entry(item: str | tuple[str, dict]) -> tuple[str, dict]:
+    return (item, {}) if isinstance(item, str) else (item[0], dict(item[1]))
+
+
+def clean_cell(runtime, corpus: Corpus, bootstrap: int = 1000,
+               cache: PredictionCache | None = None) -> tuple[EntityCounts, dict]:
     """Encode, infer and score the clean test set: its counts (what perturbed cells are compared with)
-    and its row (scores, bootstrap intervals, seconds per stage)."""
+    and its row (scores, bootstrap intervals, seconds per stage).  With a ``cache``, the clean
+    predictions become the base of incremental evaluation (:mod:`incremental`)."""
     t0 = time.perf_counter()
     enc = runtime.encoder.encode(corpus)
     t1 = time.perf_counter()
     pred = runtime.predict(corpus, enc)
     t2 = time.perf_counter()
+    if cache is not None:
+        cache.set_clean(corpus, pred)
     clean = EntityCounts(corpus.tags, pred, corpus.offsets, corpus.labels.types)
     row = _scores_row(clean)
     row["ci"] = clean.bootstrap(bootstrap, 0) if bootstrap else {}
+    row["sentences_inferred"] = len(corpus)
     row["seconds"] = {"perturb": 0.0, "encode": t1 - t0, "infer": t2 - t1, "score": time.perf_counter() - t2}
     return clean, row
 
 
 def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_counts: EntityCounts,
-             bootstrap: int = 1000) -> dict:
-    """Perturb, encode, infer and score one cell, timing each stage."""
+             bootstrap: int = 1000, cache: PredictionCache | None = None, counts_out: list | None = None) -> dict:
+    """Perturb, encode, infer and score one cell, timing each stage.  With a ``cache`` (filled by
+    :func:`clean_cell`) only sentences the perturbation changed, and that the model has not tagged
+    before, are inferred.  ``counts_out``, a list, receives the cell's :class:`EntityCounts`."""
     t0 = time.perf_counter()
     model_s = getattr(runtime, "infer_seconds", 0.0)
     r = pert.apply(corpus, seed, ctx)
     t1 = time.perf_counter()
     vectors = getattr(runtime, "infer_seconds", 0.0) - model_s  # the model's word vectors (context swap)
-    enc = runtime.encoder.encode(r.corpus)
-    t2 = time.perf_counter()
-    pred = runtime.predict(r.corpus, enc)
+    if cache is not None:
+        t2 = time.perf_counter()
+        pred, inferred = cache.predict(r.corpus, r.edit)
+        new_words = 0
+    else:
+        enc = runtime.encoder.encode(r.corpus)
+        t2 = time.perf_counter()
+        pred, inferred, new_words = runtime.predict(r.corpus, enc), len(r.corpus), enc.stats.new_words_tokenized
     t3 = time.perf_counter()
     counts = EntityCounts(r.corpus.tags, pred, r.corpus.offsets, corpus.labels.types)
+    if counts_out is not None:
+        counts_out.append(counts)
     row = _scores_row(counts)
     ci = paired_bootstrap(clean_counts, counts, bootstrap, seed) if bootstrap else {}
     t4 = time.perf_counter()
@@ -71,33 +91,50 @@ def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_count
         "parts": stats.get("parts"),
         "seconds": {"perturb": t1 - t0 - vectors, "vectors": vectors, "encode": t2 - t1, "infer": t3 - t2,
                     "score": t4 - t3},
-        "new_words_tokenized": enc.stats.new_words_tokenized,
+        "new_words_tokenized": new_words, "sentences_inferred": inferred,
     })
     return row
 
 
-def evaluate(runtime, corpus: Corpus, perturbations: list[str], rates: list[float | None] | None, seeds: list[int],
-             ctx: Context, bootstrap: int = 1000, meta: dict | None = None, skip_missing: bool = True) -> Iterator[dict]:
-    """Yield the clean row, then one row per perturbation x rate x seed."""
+def evaluate(runtime, corpus: Corpus, perturbations: list[str | tuple[str, dict]], rates: list[float | None] | None,
+             seeds: list[int], ctx: Context, bootstrap: int = 1000, meta: dict | None = None,
+             skip_missing: bool = True, incremental: bool = True) -> Iterator[dict]:
+    """Yield the clean row, then one row per perturbation x rate x seed.  A perturbation is a spec
+    (``a+b``) or a (spec, parameters) pair, as a recipe lists them (:func:`..recipes.recipe_specs`);
+    ``rates``, when given, override the parameters' rate.  ``incremental``: infer only what each
+    perturbation changed (:mod:`incremental`); False re-infers every sentence of every cell."""
     meta = dict(meta or {})
-    clean, row = clean_cell(runtime, corpus, bootstrap)
+    cache = PredictionCache(runtime) if incremental else None
+    clean, row = clean_cell(runtime, corpus, bootstrap, cache)
     yield {**meta, "perturbation": "clean", "rate": None, "seed": None, **row}
-    for name in perturbations:
+    for item in perturbations:
+        name, params = _entry(item)
         for rate in (rates or [DEFAULT_RATE]):
-            pert = perturbation(name, rate)
+            pert = perturbation(name, rate, params)
             missing = pert.missing(ctx)
             if missing:
                 if skip_missing:
                     yield {**meta, "perturbation": pert.name, "skipped": f"needs {', '.join(sorted(set(missing)))}"}
                     continue
             for seed in seeds:
-                cell = run_cell(runtime, corpus, pert, seed, ctx, clean, bootstrap)
+                cell = run_cell(runtime, corpus, pert, seed, ctx, clean, bootstrap, cache)
                 yield {**meta, "perturbation": pert.name, "params": pert.params,
-                       "rate": None if rate == DEFAULT_RATE else rate, "seed": seed, **cell}
+                       "rate": params.get("rate") if rate == DEFAULT_RATE else rate, "seed": seed, **cell}
 
 
 def all_perturbations() -> list[str]:
     return names()
+
+
+def capped_warnings(stats: dict) -> list[str]:
+    """One line per step whose asked rate the eligible material could not reach."""
+    out = []
+    for st in stats.get("parts") or [stats]:
+        if st.get("capped"):
+            unit = REGISTRY[st["perturbation"]].unit
+            out.append(f"{st['perturbation']}: asked for {100 * float(st['requested_rate']):.2f}% of {unit}, but only "
+                       f"{st.get('eligible')} are eligible: achieved {100 * st['achieved_rate']:.2f}% (capped)")
+    return out
 
 
 def write_rows(rows: list[dict], path: str | Path) -> None:

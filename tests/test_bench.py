@@ -89,3 +89,23 @@ def test_bench_cli_bad_input(tmp_path, capsys):
     assert main(["bench", "--suite", "inference", "--shapes", "32", "--out", str(tmp_path)]) == 2
     assert main(["bench", "--suite", "score", "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_device_check_dry_run(tmp_path):
+    """bench/device_check.sh runs every step on the CPU up to the GPU calls, from the checkout alone
+    (the package laid out by links on PYTHONPATH, as on the GPU machine where nothing is installed)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHON": sys.executable}
+    r = subprocess.run(["bash", str(root / "bench" / "device_check.sh"), "--dry-run", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    report = json.loads((tmp_path / "device_check.json").read_text())
+    assert report["dry_run"] and set(report["steps"]) == {"providers", "train_and_distill", "torch_inference",
+                                                          "perturbations"}
+    assert all(s["ok"] for s in report["steps"].values())
+    assert report["steps"]["torch_inference"]["bucketed_sentences_per_s"] > 0

@@ -92,6 +92,11 @@ def test_overlap_hand_computed():
     assert ov["shared_chunks_unique_typed"] == 1 and ov["test_chunks_unique_typed"] == 3
     assert ov["seen_chunk_share"] == 2 / 3 and ov["seen_chunk_share_typed"] == 1 / 3
     assert ov["o_word_overlap"] == 0.5 and ov["o_token_overlap"] == 2 / 3
+    # the study's: (word, tag) pairs (Paris/B-LOC, Marie/B-PER shared; Dupont and Paris/B-ORG not), the share
+    # of distinct test chunks seen in training, O tokens its P2 may replace ("is": a training O-word)
+    assert ov["entity_token_tag_overlap_count"] == 2 and ov["entity_token_tag_overlap"] == 0.5
+    assert ov["shared_chunk_share_unique"] == 0.5
+    assert ov["context_overlap_count"] == 2 and ov["context_overlap"] == 2 / 3
 
 
 def test_stats_counts(data_dir):

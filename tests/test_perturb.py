@@ -82,7 +82,7 @@ def _load(root: str, lang: str, split: str):
 
 def _ctx(root, lang: str, train_lang: str = "en") -> Context:
     return Context(train=_load(str(root), train_lang, "train"), runtime=FakeRuntime(), source=DataDir(root),
-                   lang=lang)
+                   lang=lang, vectors=FakeRuntime())
 
 
 # -- invariants of every registered perturbation (and alias) -------------------------------------------

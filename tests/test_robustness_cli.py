@@ -75,3 +75,36 @@ def test_train_with_augment(tmp_path, data_dir, tiny_bert):
     assert main(["train", "--model", str(tiny_bert), "--data-dir", str(data_dir), "--train-langs", "en",
                  "--eval-lang", "en", "--augment", "context_swap:0.3", "--out", str(tmp_path / "x")]) == 2
     assert np.isfinite(card["train_loss"])
+
+
+def test_evaluate_recipe_manafi2024(tmp_path, data_dir, onnx_dir, capsys):
+    """The study's five perturbations, as the study defined them; context_swap's vectors come from the
+    evaluated model's base model (here the init-model folder it was trained from)."""
+    out = tmp_path / "rows.jsonl"
+    assert main(["evaluate", "--model", str(onnx_dir), "--data-dir", str(data_dir), "--lang", "ru", "--train-lang", "en",
+                 "--recipe", "manafi2024", "--bootstrap", "0", "--threads", "1", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "context_swap vectors: base model" in captured.err
+    rows = [json.loads(x) for x in out.read_text().splitlines()][2:]
+    assert [r["perturbation"] for r in rows] == ["entity_swap_shared", "context_swap", "entity_swap_shared+context_swap",
+                                                 "name_swap", "place_swap"]
+    assert all("skipped" not in r and r["recipe"] == "manafi2024" and r["rate"] is None for r in rows)
+    assert rows[3]["params"]["span"] == "given" and rows[3]["edit"]["pool"] == "faker:ru_RU"
+    assert rows[1]["params"]["filter"] == "study" and "capped" in rows[0]["edit"]
+
+
+def test_perturb_study_split_pool_and_capped_warning(tmp_path, data_dir, capsys):
+    from xner.splits import load_split
+
+    out = tmp_path / "s.tsv"
+    assert main(["perturb", "--data-dir", str(data_dir), "--lang", "fa", "--split-scheme", "study", "--seed", "0",
+                 "--perturbation", "name_swap", "--out", str(out)]) == 0
+    want = load_split(DataDir(data_dir), "fa", "test", "study", 42)
+    assert len(read_corpus(out)) == len(want) == round(200 * 0.2)
+    text = capsys.readouterr().out
+    assert "pool: faker:fa_IR" in text and "the target's own locale" in text
+    st = json.loads((tmp_path / "s.tsv.stats.json").read_text())
+    assert st["source"]["split_scheme"] == "study" and st["stats"]["pool_origin"]
+    assert main(["perturb", "--data-dir", str(data_dir), "--lang", "fa", "--train-lang", "en", "--perturbation",
+                 "entity_swap_shared", "--rate", "0.5", "--out", str(tmp_path / "c.tsv")]) == 0
+    assert "capped" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -111,11 +112,11 @@ KILLED_AFTER = """
 import os, signal, sys
 from xner.experiments import Store
 put, n = Store.put, [0]
-def dying_put(self, params, row):
+def dying_put(self, params, row, *a, **kw):
     if n[0] == int(sys.argv[1]):
         os.kill(os.getpid(), signal.SIGKILL)
     n[0] += 1
-    return put(self, params, row)
+    return put(self, params, row, *a, **kw)
 Store.put = dying_put
 from xner.cli import main
 sys.exit(main(sys.argv[2:]))
@@ -164,33 +165,62 @@ def test_ray_and_local_executors_agree(tmp_path, learned):
     assert rows_of(remote) == learned["rows"]  # the local run's rows, to the float
 
 
+def comparable_params(**over) -> dict:
+    """A cell as a sweep of the hub's mBERT on the study's split stores it: comparable with the study."""
+    ident = {"version": 2, "model": {"spec": {"hub": "bert-base-multilingual-cased"}, "substituted_for": None},
+             "train": {"preset": "study"}, "distill": None, "export": {},
+             "data": {"source": "/data", "split": {"scheme": "study", "seed": 42, "train_max_sentences": 0,
+                                                   "test_max_sentences": 0},
+                      "material": {"ar": "a" * 64}, "distilled_on": None, "test": "b" * 64},
+             "train_seed": 0, "bootstrap": 20}
+    p = {"model": "mbert", "model_id": "bert-base-multilingual-cased", "substituted_for": None,
+         "setting": "zero-shot", "sources_spec": "pair", "sources": ["ar"], "target": "fa", "weighting": "",
+         "train_seed": 0, "perturbation": "clean", "rate": None, "seed": None, "perturbation_params": None,
+         "identity": ident}
+    return {**p, **over}
+
+
 def test_report_tables_plots_and_reference(tmp_path, data_dir):
     cfg = write_cfg(tmp_path)
     store = tmp_path / "s" / "results.sqlite"
     run_sweep(str(cfg), store, data_dir=str(data_dir), progress=False)
-    # a matching cell: the study's mBERT ar->fa, as a sweep of a hub model would store it
+    # a comparable cell: the study's mBERT ar->fa, as a sweep of the hub model on the study split stores it
+    ov = {"entity_token_overlap": 0.25, "shared_chunks_unique": 14, "seen_chunk_share": 0.001, "o_word_overlap": 0.06}
+    clean = comparable_params()
+    from xner.experiments.identity import make_perturbation
+
+    swap = comparable_params(perturbation="name_swap", rate="default", seed=0,
+                             perturbation_params=json.loads(json.dumps(make_perturbation("name_swap").params,
+                                                                       default=str)))
     with Store(store) as st:
-        st.log_run({"models": {"mbert": {"hub": "bert-base-multilingual-cased"}}}, {})
-        base = {"model": "mbert", "setting": "zero-shot", "sources": ["ar"], "target": "fa", "weighting": "",
-                "config": "x", "seed": None, "rate": None}
-        ov = {"entity_token_overlap": 0.25, "shared_chunks_unique": 14, "seen_chunk_share": 0.001, "o_word_overlap": 0.06}
-        st.put({**base, "perturbation": "clean"}, {"f1": 0.5, "clean_f1": 0.5, "delta_f1": 0.0, "per_type": {},
-                                                   "ci": {}, "overlap": ov})
-        st.put({**base, "perturbation": "name_swap", "seed": 0},
-               {"f1": 0.45, "clean_f1": 0.5, "delta_f1": -0.05, "per_type": {}, "ci": {}, "overlap": ov,
-                "edit": {"entity_edit_rate": 0.3, "token_edit_rate": 0.1}})
+        st.put(clean, {"f1": 0.5, "clean_f1": 0.5, "delta_f1": 0.0, "per_type": {}, "ci": {}, "overlap": ov})
+        st.put(swap, {"f1": 0.45, "clean_f1": 0.5, "delta_f1": -0.05, "per_type": {}, "ci": {"delta_f1": [-0.07, -0.03]},
+                      "overlap": ov, "edit": {"entity_edit_rate": 0.3, "token_edit_rate": 0.1},
+                      "edit_rate": {"unit": "entities", "requested": None, "achieved": 0.3, "capped": None}})
     out = tmp_path / "report"
-    assert main(["report", str(store), "--out", str(out)]) == 0
+    assert main(["report", str(store), "--out", str(out), "--run", "all"]) == 0
     md = (out / "report.md").read_text(encoding="utf-8")
     ref = reference()[("ar", "fa", "bert-base-multilingual-cased")]
-    assert f"| 50.0 | — | {ref['clean']:.1f} |" in md  # ours beside the study's clean F1
-    assert f"45.0 ({ref['name_swap']:.1f})" in md  # and under name swap
-    for png in ("f1_change_vs_overlap.png", "heatmap.png", "students_vs_sources.png"):
+    assert md.index("## Research question") < md.index("## ΔF1 per perturbation and rate")  # the question first
+    assert f"| 1 | 50.0 | {ref['clean']:.1f} |" in md  # ours beside the study's clean F1
+    assert f"| all → 0.30 | {ref['clean']:.1f} → {ref['name_swap']:.1f} |" in md  # and under name swap
+    assert "| mbert | zero-shot pair | ar -> fa | 1 | 50.0 | 45.0 | -5.0 |" in md
+    flat = {(r["model"], r["perturbation"]): r for r in csv.DictReader(open(out / "cells.csv", encoding="utf-8"))}
+    assert float(flat[("mbert", "name_swap")]["reference_f1"]) == ref["name_swap"]
+    assert float(flat[("mbert", "name_swap")]["delta_f1_lo"]) == -0.07
+    assert all(not r["reference_f1"] for k, r in flat.items() if k[0] == "tiny")  # not the study's model
+    for png in ("research_question.png", "f1_change_vs_overlap.png", "heatmap.png", "students_vs_sources.png"):
         assert (out / png).stat().st_size > 5000
     for f in ("cells.csv", "clean.csv", "perturbations.csv", "correlations.json"):
         assert (out / f).exists()
     corr = json.loads((out / "correlations.json").read_text())
-    assert "entity_token_overlap~F1" in corr
+    assert "entity_token_overlap~F1 (clean)" in corr
+    # a folder that holds something else is not written into
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["report", str(store), "--out", str(other)]) == 2
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
 def test_correlations_match_scipy():
@@ -246,3 +276,153 @@ def test_failed_int8_gate_falls_back_to_float32(tmp_path, data_dir, monkeypatch)
     with Store(store) as st:
         rows = st.rows()
     assert len(rows) == 3 and all("float32" in r["export"]["fallback"] for r in rows)
+
+
+# -- issue 14: cell identity, training seeds, substitution, rates ------------------------------------
+
+
+def learned_cfg(learned, **over) -> dict:
+    """The learned sweep's config, native only (so its tokenizer is trained on fa alone: a new base
+    model), with ``over`` applied."""
+    import copy
+
+    cfg = copy.deepcopy(load_config(str(learned["cfg"])))
+    cfg["settings"] = cfg["settings"][:1]
+    cfg.update(over)
+    return cfg
+
+
+def stored(store) -> tuple[list[dict], dict[str, bytes]]:
+    with Store(store) as st:
+        return st.rows(), st.counts()
+
+
+def test_training_material_is_what_the_model_saw(learned):
+    """Overlap (and the study's P1/P2) count against the material each model was trained on: the
+    native fa and zero-shot en models saw 80 sentences each, the en+ru student its teachers' 160."""
+    seen = {r["params"]["setting"]: r["material_sentences"] for r in learned["rows"].values()}
+    assert seen == {"native": 80, "zero-shot": 80, "student": 160}
+    ov = {r["params"]["setting"]: r["overlap"]["train_sentences"] for r in learned["rows"].values()}
+    assert ov == seen
+
+
+def test_train_seeds_store_one_row_per_training_seed(tmp_path, learned):
+    store = tmp_path / "seeds" / "results.sqlite"
+    cfg = learned_cfg(learned, perturbations=["char_noise"], train_seeds=[0, 1])
+    r = run_sweep(cfg, store, data_dir=str(learned["data"]), progress=False)
+    assert r["cells"] == r["written"] == 2 * 3  # (clean + 2 perturbation seeds) x 2 training seeds
+    rows, counts = stored(store)
+    by: dict[tuple, dict[int, dict]] = {}
+    for row in rows:
+        p = row["params"]
+        by.setdefault((p["perturbation"], p["seed"]), {})[p["train_seed"]] = row
+    assert sorted(by, key=str) == [("char_noise", 0), ("char_noise", 1), ("clean", None)]
+    for cell in by.values():
+        assert sorted(cell) == [0, 1]  # one row per training seed
+        assert cell[0]["export"]["source"] != cell[1]["export"]["source"]  # from two different models
+        assert counts[cell[0]["key"]] != counts[cell[1]["key"]]  # that predict differently
+    assert min(by[("clean", None)][s]["f1"] for s in (0, 1)) > 0.2  # both models learned
+    # the report shows the mean over both seeds with an interval over sentences x seeds
+    out = tmp_path / "report"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    md = (out / "report.md").read_text(encoding="utf-8")
+    line = next(ln for ln in md.splitlines() if ln.startswith("| char_noise | default | tiny | native |"))
+    assert "| 1 | 1 | 2 | 4 |" in line and "[" in line  # 1 source, 1 target, 2 seeds, 4 cells, an interval
+
+
+def test_changed_training_setting_makes_new_cells(tmp_path, learned):
+    store = tmp_path / "id" / "results.sqlite"
+    cfg = learned_cfg(learned, perturbations=["char_noise"], seeds=[0])
+    first = run_sweep(cfg, store, data_dir=str(learned["data"]), progress=False)
+    assert first["written"] == 2
+    again = run_sweep(cfg, store, data_dir=str(learned["data"]), progress=False)
+    assert again["written"] == 0 and again["skipped"] == 2  # unchanged: nothing new
+    cfg["train"] = {**cfg["train"], "max_steps": 40}
+    changed = run_sweep(cfg, store, data_dir=str(learned["data"]), progress=False)
+    assert changed["written"] == 2 and changed["skipped"] == 0  # a training setting changed: new cells
+    rows, _ = stored(store)
+    assert len(rows) == 4  # the old rows stay, attributed to the run that made them
+    assert sorted(r["run"] for r in rows) == [first["run"]] * 2 + [changed["run"]] * 2
+    old = [r for r in rows if r["run"] == first["run"]]
+    new = [r for r in rows if r["run"] == changed["run"]]
+    assert {r["params"]["identity"]["train"]["max_steps"] for r in new} == {40}
+    assert old[0]["export"]["source"] != new[0]["export"]["source"]
+    # the report shows the latest run's cells; --run all keeps the two configurations apart
+    out = tmp_path / "latest"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    assert len(list(csv.DictReader(open(out / "cells.csv", encoding="utf-8")))) == 2
+    out = tmp_path / "all"
+    assert main(["report", str(store), "--out", str(out), "--run", "all"]) == 0
+    flat = list(csv.DictReader(open(out / "cells.csv", encoding="utf-8")))
+    assert len(flat) == 4 and len({r["variant"] for r in flat}) == 2
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert sum(ln.startswith("| char_noise | default | tiny | native [") for ln in md.splitlines()) == 2
+
+
+def test_offline_fallback_is_recorded_and_gets_no_reference(tmp_path, learned, monkeypatch):
+    from xner.experiments import reference_f1
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub is unreachable: the fallback stands in for mBERT
+    tiny = load_config(str(learned["cfg"]))["models"]["tiny"]
+    cfg = learned_cfg(learned, models={"mbert": {"hub": "bert-base-multilingual-cased", "fallback": tiny}},
+                      perturbations=["entity_swap_shared"], seeds=[0], split_scheme="study", test_max_sentences=0)
+    store = tmp_path / "fb" / "results.sqlite"
+    run_sweep(cfg, store, data_dir=str(learned["data"]), progress=False)
+    rows, _ = stored(store)
+    assert len(rows) == 2
+    for r in rows:
+        p = r["params"]
+        assert (p["model"], p["model_id"], p["substituted_for"]) == ("mbert", "init", "bert-base-multilingual-cased")
+        assert p["identity"]["data"]["split"]["scheme"] == "study"  # the study's pooled split, end to end
+    clean = next(r for r in rows if r["params"]["perturbation"] == "clean")
+    assert clean["f1"] > 0.2 and clean["test_sentences"] == 24 and clean["material_sentences"] == 96
+    out = tmp_path / "report"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    flat = list(csv.DictReader(open(out / "cells.csv", encoding="utf-8")))
+    assert {r["substituted_for"] for r in flat} == {"bert-base-multilingual-cased"}
+    assert {r["reference_f1"] for r in flat} == {""}  # no reference number beside a substituted model
+    # ... which the very same cell, run by the real mBERT, would get: the substitution alone withholds it
+    for r in rows:
+        real = {**r["params"], "substituted_for": None, "model_id": "bert-base-multilingual-cased"}
+        col = "clean" if real["perturbation"] == "clean" else "entity_swap_shared"
+        assert reference_f1(real) == reference()[("fa", "fa", "bert-base-multilingual-cased")][col]
+
+
+def test_two_rates_are_two_rows_and_two_tables(tmp_path, learned, capsys):
+    store = tmp_path / "rates" / "results.sqlite"
+    cfg = learned_cfg(learned, perturbations=["char_noise"], rates=[0.1, 0.5], seeds=[0])
+    assert run_sweep(cfg, store, data_dir=str(learned["data"]), progress=False)["written"] == 3
+    out = tmp_path / "report"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    flat = [r for r in csv.DictReader(open(out / "cells.csv", encoding="utf-8")) if r["perturbation"] == "char_noise"]
+    assert sorted(r["rate"] for r in flat) == ["0.1", "0.5"]  # two rows
+    for r in flat:
+        assert float(r["edit_rate_requested"]) == float(r["rate"])
+        assert abs(float(r["edit_rate_achieved"]) - float(r["rate"])) < 0.1 and r["edit_rate_capped"] == "False"
+        assert float(r["delta_f1_lo"]) <= float(r["delta_f1"]) <= float(r["delta_f1_hi"])
+    md = (out / "report.md").read_text(encoding="utf-8")
+    deltas = {r["rate"]: 100 * float(r["delta_f1"]) for r in flat}
+    assert deltas["0.1"] != deltas["0.5"]
+    for rate, d in deltas.items():
+        block = md.split(f"### char_noise, rate {rate}\n")[1].split("###")[0]  # its own table
+        assert f"| {d:+.1f} [" in block
+        assert next(ln for ln in md.splitlines() if ln.startswith(f"| char_noise | {rate} | tiny | native |"))
+    mean = (deltas["0.1"] + deltas["0.5"]) / 2
+    assert f"{mean:+.1f} [" not in md  # never their mean
+    # xner results: the same table, for pandas or DuckDB
+    capsys.readouterr()
+    assert main(["results", str(store)]) == 0
+    assert capsys.readouterr().out == (out / "cells.csv").read_text(encoding="utf-8")
+    assert main(["results", str(store), "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 3 and {r["rate"] for r in records} == {None, "0.1", "0.5"}
+    pq = tmp_path / "cells.parquet"
+    assert main(["results", str(store), "--format", "parquet", "--out", str(pq)]) == 0
+    got = capsys.readouterr()
+    assert got.out == "" and "3 cells" in got.err
+    import pyarrow.parquet as papq
+
+    assert papq.read_table(pq).num_rows == 3
+    assert main(["results", str(store), "--format", "parquet", "--out", str(pq)]) == 2  # not over an existing file
+    assert "exists" in capsys.readouterr().err
+    assert main(["results", str(store), "--format", "parquet", "--out", str(pq), "--overwrite"]) == 0

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from xner.datadir import DataDir
-from xner.experiments import Artifacts, Group, Store, load_config, resolve_models
+from xner.experiments import Artifacts, Group, Material, Store, load_config, resolve_models
 
 CFG = {"name": "t", "targets": ["fa"], "settings": [{"kind": "native"}],
        "models": {"tiny": {"init": {"arch": "bert", "vocab": "vocab.txt"}}}}
@@ -37,6 +37,7 @@ def install_fakes(monkeypatch_setattr) -> None:
 
     def fake_init(arch, out, **kw):
         _log("init", out)
+        (Path(out) / "xner_model.json").write_text(json.dumps({"vocab_sha256": "f" * 64}), encoding="utf-8")
         return Path(out)
 
     def fake_finetune(base, parts, ev, out, hp, **kw):
@@ -59,7 +60,7 @@ def builds(log: Path) -> list[str]:
 
 def artifacts(root: Path, data_dir) -> Artifacts:
     cfg = load_config(dict(CFG))
-    return Artifacts(Path(root), cfg, resolve_models(cfg), DataDir(data_dir), "synth")
+    return Artifacts(Path(root), cfg, resolve_models(cfg), Material(DataDir(data_dir)))
 
 
 def test_truncated_done_marker_is_rebuilt(tmp_path, data_dir, monkeypatch):

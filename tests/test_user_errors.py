@@ -85,6 +85,8 @@ CASES = [
     ("sweep-bad-toml", "sweep {root}/bad.toml --store {root}/s2"),
     ("sweep-wrong-types", "sweep {root}/wrong.toml --store {root}/s3"),
     ("report-missing-store", "report {none}/store --out {root}/r1"),
+    ("results-missing-store", "results {none}/store"),
+    ("sweep-bad-train-seeds", "sweep demo --train-seeds 0,x --store {root}/s4"),
     ("bench-bad-shapes", "bench --suite inference --shapes 12 --out {root}/b1"),
 ]
 

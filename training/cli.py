@@ -66,6 +66,7 @@ def _train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--setting", choices=["native", "zero-shot", "joint"], help="checked against the languages")
     p.add_argument("--split-scheme", default="standard", choices=["standard", "study"])
     p.add_argument("--split-seed", type=int, default=42, help="seed of the study split")
+    p.add_argument("--freeze-layers", type=int, help="freeze embeddings and the bottom N layers (wu-teacher: 3)")
     p.add_argument("--label-all", action="store_true", help="label every sub-token, not just the first")
     p.add_argument("--trust-remote-code", action="store_true")
     p.add_argument("--augment", help="robust training: NAME:RATE[,NAME:RATE] perturbed copies of the training "
@@ -131,6 +132,15 @@ def _distill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", choices=["mse", "kl"])
     p.add_argument("--temperature", type=float)
     p.add_argument("--freeze-layers", type=int, help="freeze embeddings and the bottom N layers")
+    p.add_argument("--langid-temperature", default="var", choices=["var", "std", "none"],
+                   help="langid weights: scores x 1/Var(scores) before the softmax as Wu et al. (var, default), "
+                   "1/Std, or the raw softmax (none)")
+    p.add_argument("--langid-encoder", default="student", choices=["student", "teacher"],
+                   help="sentence embeddings of the language identifier: the student's starting model (default; "
+                   "Wu's pre-trained base) or the first teacher")
+    p.add_argument("--split-scheme", default="standard", choices=["standard", "study"],
+                   help="the target's splits: standard files, or the study's seeded 80/20 split (as train used)")
+    p.add_argument("--split-seed", type=int, default=42, help="seed of the study split")
     p.add_argument("--hard-labels", default="none", choices=["none", "agree"],
                    help="agree: add cross-entropy on words where all teachers agree")
     p.add_argument("--augment", help="NAME:RATE[,...]: perturbed copies of the unlabelled target text are added")
@@ -149,7 +159,8 @@ def run_distill(args: argparse.Namespace) -> int:
     card = distill_from_source([t for t in args.teachers.split(",") if t], src, args.target_lang, args.student,
                                args.out, _hp(args), args.seed, args.weighting,
                                args.teacher_langs.split(",") if args.teacher_langs else None, args.student_layers,
-                               args.hard_labels, args.augment, _augmenter(args, src), args.save_steps, args.overwrite)
+                               args.hard_labels, args.augment, _augmenter(args, src), args.save_steps, args.overwrite,
+                               args.split_scheme, args.split_seed, args.langid_temperature, args.langid_encoder)
     print(f"teacher weights (mean over target sentences): {card['weights']['weights_mean']}")
     _report(card)
     return 0

@@ -23,6 +23,7 @@ from xner.families import family_of
 from xner.provenance import provenance
 
 WEIGHTINGS = ("uniform", "langid", "langid-sentence")
+LANGID_ENCODERS = ("student", "teacher")
 LOSSES = ("mse", "kl")
 
 
@@ -122,9 +123,15 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
             seed: int = 42, weighting: str = "uniform", source_corpora: list[Corpus] | None = None,
             eval_corpus: Corpus | None = None, student_layers: int | None = None, hard_labels: str = "none",
             data: str = "", save_steps: int | None = None, callbacks: list | None = None,
-            overwrite: bool = False, augment: str | None = None, augmenter=None) -> dict:
+            overwrite: bool = False, augment: str | None = None, augmenter=None, langid_temperature: str = "var",
+            langid_encoder: str = "student") -> dict:
     """Distil ``teachers`` into a student on ``target_unlabelled`` (tags ignored); ``augment`` names
-    perturbed copies of the target text that ``augmenter(corpus) -> (corpus, stats)`` adds."""
+    perturbed copies of the target text that ``augmenter(corpus) -> (corpus, stats)`` adds.
+
+    ``langid_temperature`` scales the language identifier's scores as Wu et al. (``var``: 1/Var, the
+    default; ``std``; ``none``: raw softmax, xner's former); ``langid_encoder`` embeds sentences with the
+    student's starting model (``student``, default: Wu's pre-trained base when the student starts from
+    it) or the first teacher (``teacher``, xner's former)."""
     import torch
     from transformers import set_seed
 
@@ -144,6 +151,8 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
         raise XnerError("--hard-labels must be none or agree")
     if not teachers:
         raise XnerError("no teachers given")
+    if langid_encoder not in LANGID_ENCODERS:
+        raise XnerError(f"--langid-encoder must be one of {', '.join(LANGID_ENCODERS)}")
     from .runs import corpus_identity, model_identity, prepare_run
 
     out = Path(out)
@@ -152,6 +161,8 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
                 "sources": [corpus_identity(c) for c in source_corpora or []], "seed": seed, "hyperparameters": hp,
                 "weighting": weighting, "student_layers": student_layers, "hard_labels": hard_labels,
                 "augment": augment}
+    if weighting != "uniform" and len(teachers) > 1:  # runs identified before these options keep their identity
+        identity.update(langid_temperature=langid_temperature, langid_encoder=langid_encoder)
     resume = prepare_run(out, identity, overwrite)
     aug_stats: list[dict] = []
     if augment:
@@ -183,8 +194,13 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     else:
         if source_corpora is None or len(source_corpora) != K:
             raise XnerError("langid weighting needs the teachers' source corpora")
-        sent_p, info["langid"] = langid_weights(first_teacher[0], first_teacher[1], source_corpora,
-                                                target_unlabelled, seed)
+        if langid_encoder == "student":
+            embed = (load_model(student_name), WordEncoder(load_tokenizer(student_name), hp["max_length"]))
+        else:
+            embed = first_teacher
+        sent_p, info["langid"] = langid_weights(embed[0], embed[1], source_corpora, target_unlabelled, seed,
+                                                temperature=langid_temperature)
+        info["langid"]["encoder"] = langid_encoder
         w_sent = sent_p if weighting == "langid-sentence" else np.broadcast_to(sent_p.mean(0), sent_p.shape).copy()
     info["weights_mean"] = w_sent.mean(0).round(4).tolist()
     tok_sent = np.repeat(np.arange(len(target_unlabelled)), target_unlabelled.lengths)

@@ -7,6 +7,7 @@ hyperparameters, versions and scores.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -51,13 +52,12 @@ def training_args(out: Path, hp: dict, seed: int, n_items: int, save_steps: int 
 
     steps_per_epoch = max(1, math.ceil(n_items / hp["batch_size"]))
     total = hp.get("max_steps") or steps_per_epoch * hp["epochs"]
-    return TrainingArguments(
+    kw = dict(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=hp["epochs"],
         max_steps=hp.get("max_steps") or -1,
         per_device_train_batch_size=hp["batch_size"],
         learning_rate=hp["lr"],
-        warmup_ratio=hp["warmup_ratio"],
         lr_scheduler_type=hp["scheduler"],
         weight_decay=hp.get("weight_decay", 0.0),
         seed=seed,
@@ -65,7 +65,6 @@ def training_args(out: Path, hp: dict, seed: int, n_items: int, save_steps: int 
         save_strategy="steps",
         save_steps=save_steps or max(20, total // 4),
         save_total_limit=2,
-        save_safetensors=True,
         logging_steps=max(1, min(50, total // 10)),
         report_to=[],
         use_cpu=not torch.cuda.is_available(),
@@ -73,7 +72,14 @@ def training_args(out: Path, hp: dict, seed: int, n_items: int, save_steps: int 
         remove_unused_columns=not extra_cols,
         disable_tqdm=bool(os.environ.get("XNER_NO_PROGRESS")),
         eval_strategy="no",
+        optim="adamw_torch",  # the same optimiser under transformers 4 and 5 (5 defaults to the fused one)
     )
+    params = inspect.signature(TrainingArguments.__init__).parameters
+    if "warmup_ratio" in params:  # transformers 4
+        kw.update(warmup_ratio=hp["warmup_ratio"], save_safetensors=True)
+    else:  # transformers 5: a float warmup_steps in [0, 1) is a ratio; checkpoints are always safetensors
+        kw.update(warmup_steps=float(hp["warmup_ratio"]))
+    return TrainingArguments(**kw)
 
 
 def eval_card(model, encoder, corpus: Corpus) -> dict:
@@ -122,6 +128,9 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
         train, aug_stats = augmenter(train)
     tok = load_tokenizer(model_name, trust_remote_code)
     model = load_model(model_name, train.labels, trust_remote_code)
+    from .distill import freeze
+
+    frozen = freeze(model, int(hp.get("freeze_layers", 0) or 0))  # e.g. the wu-teacher preset: embeddings + 3
     encoder = WordEncoder(tok, hp["max_length"])
     enc = encoder.encode(train)
     ds = SegmentDataset(enc, enc.labels_for(train.tags, label_all))
@@ -138,6 +147,7 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
         "data": data, "train": [{"lang": c.lang, "split": c.meta.get("split"), "scheme": c.meta.get("scheme", "standard"),
                                  "sentences": len(c)} for c in train_parts],
         "augment": augment, "augment_stats": aug_stats, "encoding": enc.stats.to_json(), "label_all": label_all,
+        "frozen_layers": frozen,
         "resumed_from": str(resume) if resume else None, "steps": int(result.global_step),
         "train_loss": float(result.training_loss), "train_seconds": round(train_s, 1),
         "labels": train.labels.tags, "provenance": provenance(torch=torch.__version__),

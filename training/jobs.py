@@ -39,17 +39,23 @@ def distill_from_source(teachers: list[str], src, target_lang: str, student: str
                         seed: int = 42, weighting: str = "uniform", langs: list[str] | None = None,
                         student_layers: int | None = None, hard_labels: str = "none", augment: str | None = None,
                         augmenter: Augmenter | None = None, save_steps: int | None = None,
-                        overwrite: bool = False) -> dict:
+                        overwrite: bool = False, split_scheme: str = "standard", split_seed: int = 42,
+                        langid_temperature: str = "var", langid_encoder: str = "student") -> dict:
+    """Distil on the target's train split (tags dropped) and evaluate on its test split, both under
+    ``split_scheme`` (the study's split keeps every test sentence out of the unlabelled text)."""
+    from xner.splits import load_split
+
     if langs is not None and len(langs) != len(teachers):
         raise XnerError("--teacher-langs must name one language per teacher")
-    target = src.load(target_lang, "train")
+    target = load_split(src, target_lang, "train", split_scheme, split_seed)
     unlabelled = target.with_tags(np.zeros_like(target.tags))  # the student never sees target tags
     sources = None
     if weighting != "uniform" and len(teachers) > 1:
         langs = langs or teacher_langs(teachers)
-        sources = [src.load(lang.split("+")[0], "train") for lang in langs]
+        sources = [load_split(src, lang.split("+")[0], "train", split_scheme, split_seed) for lang in langs]
     print(f"[distill] {len(teachers)} teacher(s) -> {target_lang} ({len(unlabelled)} unlabelled sentences, "
-          f"weighting {weighting}, preset {hp['preset']})", file=sys.stderr)
-    return distill(teachers, unlabelled, student, out, hp, seed, weighting, sources, src.load(target_lang, "test"),
-                   student_layers, hard_labels, src.name, save_steps, overwrite=overwrite, augment=augment,
-                   augmenter=augmenter)
+          f"weighting {weighting}, preset {hp['preset']}, {split_scheme} split)", file=sys.stderr)
+    return distill(teachers, unlabelled, student, out, hp, seed, weighting, sources,
+                   load_split(src, target_lang, "test", split_scheme, split_seed), student_layers, hard_labels,
+                   src.name, save_steps, overwrite=overwrite, augment=augment, augmenter=augmenter,
+                   langid_temperature=langid_temperature, langid_encoder=langid_encoder)

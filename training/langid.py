@@ -1,5 +1,8 @@
 """The language identifier behind ``langid`` teacher weights (Wu et al., ACL 2020): softmax regression
-over mean-pooled sentence embeddings of the first teacher, trained on the teachers' source languages."""
+over mean-pooled sentence embeddings (of the student's starting model, the pre-trained base in Wu's
+setting, or of the first teacher), trained on the teachers' source languages, its scores scaled by Wu's
+temperature 1/Var(scores) before the softmax.  Wu learnt a low-rank bilinear similarity over the base
+model's pooled [CLS] output; the regression over mean-pooled states is xner's."""
 
 from __future__ import annotations
 
@@ -7,16 +10,26 @@ import numpy as np
 
 from xner.corpus import Corpus
 
-__all__ = ["langid_weights"]
+__all__ = ["TEMPERATURES", "langid_weights"]
+
+
+TEMPERATURES = ("var", "std", "none")
 
 
 def langid_weights(embed_model, encoder, sources: list[Corpus], target: Corpus, seed: int = 0,
-                   per_source: int = 2000, epochs: int = 200) -> tuple[np.ndarray, dict]:
+                   per_source: int = 2000, epochs: int = 200, temperature: str = "var") -> tuple[np.ndarray, dict]:
     """Softmax-regression language identifier over mean-pooled sentence embeddings.
 
-    Trained on up to ``per_source`` sentences of each source language; returns the identifier's
-    probabilities for every target sentence (float32[n_target_sents, K]) and its training accuracy.
+    Trained on up to ``per_source`` sentences of each source language; returns the weights of every
+    target sentence (float32[n_target_sents, K]) and the identifier's training accuracy.  As Wu et al.
+    (``--tau_metric var``), the identifier's scores of the target sentences are multiplied by
+    tau = 1 / Var(scores) (over all of them) before the softmax; ``temperature="std"`` uses 1 / Std,
+    ``"none"`` (xner's former) the raw softmax.
     """
+    if temperature not in TEMPERATURES:
+        from xner.errors import XnerError
+
+        raise XnerError(f"unknown langid temperature {temperature!r}; choose {', '.join(TEMPERATURES)}")
     import torch
 
     from xner.torchinfer import sentence_embeddings
@@ -42,5 +55,11 @@ def langid_weights(embed_model, encoder, sources: list[Corpus], target: Corpus, 
     with torch.no_grad():
         acc = float((lin(Xt).argmax(1) == yt).float().mean())
         T = sentence_embeddings(embed_model, encoder, target)
-        probs = torch.softmax(lin(torch.from_numpy((T - mu) / sd).float()), 1).numpy()
-    return probs.astype(np.float32), {"train_accuracy": acc, "train_sentences": int(y.size)}
+        scores = lin(torch.from_numpy((T - mu) / sd).float())
+        tau = 1.0
+        if temperature != "none" and scores.numel() > 1:
+            spread = torch.var(scores) if temperature == "var" else torch.std(scores)
+            tau = float(1.0 / spread) if float(spread) > 0 else 1.0
+        probs = torch.softmax(scores * tau, 1).numpy()
+    return probs.astype(np.float32), {"train_accuracy": acc, "train_sentences": int(y.size),
+                                      "temperature": temperature, "tau": tau}

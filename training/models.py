@@ -23,7 +23,6 @@ def init_model(arch: str, out: str | os.PathLike, vocab: str | None = None, trai
     """A randomly initialised encoder of a registered family with a real tokenizer, saved as safetensors."""
     import torch
     import transformers
-    from transformers import BertTokenizerFast
 
     fam = by_arch(arch)
     if (vocab is None) == (not train_tokenizer_on):
@@ -39,8 +38,9 @@ def init_model(arch: str, out: str | os.PathLike, vocab: str | None = None, trai
             raise XnerError(f"vocabulary file not found: {vocab}")
         if fam.tokenizer != "wordpiece":
             raise XnerError(f"--vocab takes a WordPiece vocab.txt; {arch} needs --train-tokenizer-on")
-        tok = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=False, strip_accents=False,
-                                tokenize_chinese_chars=True, model_max_length=max_length)
+        from .tokenizers_train import wordpiece_from_vocab
+
+        tok = wordpiece_from_vocab(str(vocab))
     else:
         from .tokenizers_train import train_tokenizer
 

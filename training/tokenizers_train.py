@@ -89,6 +89,28 @@ def train_wordpiece(files: list[str], vocab_size: int):
                                    model_input_names=["input_ids", "token_type_ids", "attention_mask"])
 
 
+def wordpiece_from_vocab(vocab_file: str):
+    """A BERT tokenizer over an existing WordPiece ``vocab.txt`` (e.g. mBERT's), cased and with accents
+    kept, built with ``tokenizers`` so it is the same under transformers 4 and 5."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.WordPiece.from_file(str(vocab_file), unk_token="[UNK]"))
+    tk.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
+                                               lowercase=False)
+    tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tk.decoder = decoders.WordPiece()
+    missing = [t for t in BERT_SPECIALS if tk.token_to_id(t) is None]
+    if missing:
+        raise XnerError(f"{vocab_file}: not a BERT WordPiece vocabulary (no {', '.join(missing)})")
+    cls, sep = tk.token_to_id("[CLS]"), tk.token_to_id("[SEP]")
+    tk.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]",
+                                   model_input_names=["input_ids", "token_type_ids", "attention_mask"])
+
+
 def _lines(words: Iterable[str], per_line: int = 256) -> Iterator[str]:
     buf: list[str] = []
     for w in words:

@@ -51,8 +51,11 @@ def _data(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run_stats)
 
     o = dsub.add_parser("overlap", help="overlap measures between a train and a test corpus",
-                        description="Entity-token, entity-chunk, O-word and vocabulary overlap between the "
-                        "training split of one language and the test split of another (the study's features).")
+                        description="Overlap between the training split of one language and the test split of "
+                        "another: the reference study's measures as it computed them (entity token-and-tag overlap, "
+                        "shared share of distinct test chunks, context overlap = O tokens its P2 may replace) and "
+                        "xner's beside them (word-only entity overlap, mention share, O-word and vocabulary overlap). "
+                        "README, 'Overlap measures', maps each to the study's column.")
     add_data_dir(o)
     o.add_argument("--train", required=True, help="training language")
     o.add_argument("--test", required=True, help="test language")

@@ -73,8 +73,13 @@ class Encoded:
         return _piece_labels(self.piece_word, self.row_offsets, self.seg_tok, self.first_pos,
                              np.ascontiguousarray(tags, dtype=np.int64), label_all)
 
-    def batches(self, token_budget: int = 8192, max_batch: int = 256, sort: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Length-bucketed padded batches: (segment indices, input_ids int64[b, L], attention_mask)."""
+    def batches(self, token_budget: int = 8192, max_batch: int = 256, sort: bool = True,
+                max_pad: float = 0.25) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Length-bucketed padded batches: (segment indices, input_ids int64[b, L], attention_mask).
+
+        Rows go in order of length; a batch closes at ``token_budget`` padded tokens, ``max_batch``
+        rows, or when the next row is more than ``max_pad`` (plus 8 tokens) longer than the batch's
+        shortest, so that no batch spends much of its work on padding."""
         order = np.argsort(self.lengths, kind="stable") if sort else np.arange(self.n_segments)
         lengths = self.lengths
         i = 0
@@ -82,9 +87,10 @@ class Encoded:
         while i < n:
             j = i
             longest = 0
+            shortest = int(lengths[order[i]])
             while j < n and j - i < max_batch:
                 L = max(longest, int(lengths[order[j]]))
-                if (j - i + 1) * L > token_budget and j > i:
+                if j > i and ((j - i + 1) * L > token_budget or (sort and L > shortest * (1 + max_pad) + 8)):
                     break
                 longest = L
                 j += 1

@@ -51,7 +51,8 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
     return tok
 
 
-def load_model(name_or_path: str, labels: LabelSet | None = None, trust_remote_code: bool = False):
+def load_model(name_or_path: str, labels: LabelSet | None = None, trust_remote_code: bool = False,
+               attn_implementation: str | None = None):
     """A token-classification model by hub id or folder; a new head is sized for ``labels``."""
     from transformers import AutoConfig, AutoModelForTokenClassification
 
@@ -59,11 +60,11 @@ def load_model(name_or_path: str, labels: LabelSet | None = None, trust_remote_c
         cfg = AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as e:
         raise XnerError(f"cannot load a model from {name_or_path!r}: {str(e).splitlines()[0]}") from None
-    kwargs = {}
+    kwargs: dict = {"attn_implementation": attn_implementation} if attn_implementation else {}
     if labels is not None:
         id2label, label2id = label_maps(labels)
         same = getattr(cfg, "id2label", None) and [cfg.id2label.get(i) for i in range(len(cfg.id2label))] == labels.tags
-        kwargs = {"num_labels": labels.num_tags, "id2label": id2label, "label2id": label2id}
+        kwargs.update(num_labels=labels.num_tags, id2label=id2label, label2id=label2id)
         if not same:
             kwargs["ignore_mismatched_sizes"] = True
     try:

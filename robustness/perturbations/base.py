@@ -44,6 +44,7 @@ class Context:
     source: Any = None  # a data source, for wikiann: pools
     lang: str = ""  # target language (default name/place locale)
     mlm: str | None = None  # a masked-LM folder or hub id for context_mask
+    vectors: Any = None  # a fixed word-vector encoder for context_swap (``word_vectors(words)``)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ declare_need("train", "the training language's corpus (--train-lang)")
 declare_need("runtime", "a model (--model)")
 declare_need("source", "a data folder (--data-dir)")
 declare_need("mlm", "a masked LM (--mlm)")
+declare_need("vectors", "a fixed word-vector encoder (--vectors MODEL; default: the evaluated model's base model)")
 
 
 @dataclass
@@ -186,9 +188,19 @@ class Perturbation(Generic[S]):
         out = self._apply(scope, self.eligible(st.rule, scope), int(seed), st)
         fresh = out.edit & ~out.carried if out.carried is not None else out.edit
         extra = {"constraints": [repr(c) for c in self.extra]} if self.extra else {}
-        out.stats = {"perturbation": self.name, "params": dict(self.params), **extra, **out.stats,
-                     **edit_stats(out.corpus, fresh)}
+        es = edit_stats(out.corpus, fresh)
+        out.stats = {"perturbation": self.name, "params": dict(self.params), **extra, **out.stats, **es,
+                     **self.rate_report(scope, out.stats.get("eligible"), es)}
         return out
+
+    def rate_report(self, scope: Scope, eligible: int | None, es: dict) -> dict:
+        """Asked vs achieved rate: ``capped`` when the eligible material holds fewer units than the rate
+        asks for (the edit probability is then 1 and the achieved rate falls short)."""
+        rate = self.params.get("rate")
+        units = scope.corpus.n_tokens if self.unit == "tokens" else scope.chunks.shape[0]
+        achieved = es["token_edit_rate"] if self.unit == "tokens" else es["entity_edit_rate"]
+        capped = rate is not None and eligible is not None and eligible < float(rate) * units
+        return {"requested_rate": rate, "achieved_rate": achieved, "capped": bool(capped)}
 
     def _prepare(self, scope: Scope, eligible: np.ndarray) -> S:
         """The state of the whole corpus; ``eligible`` says per unit what the constraints allow."""

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xner.corpus import Corpus, WordVocab
-from xner.overlap import chunk_keys, joint_ids
+from xner.overlap import chunk_keys, joint_ids, stopwords_of, study_source_words, study_target_ok
 
 if TYPE_CHECKING:
     from .base import Context
 
 __all__ = ["AllOf", "Alphabetic", "Constraint", "EntityTokens", "InTrainingOWords", "NotEdited", "NotFrequent",
-           "OTokens", "Scope", "SharedWithTraining", "WordTable", "WordsWhere", "all_tokens", "alpha_of",
+           "OTokens", "Scope", "SharedWithTraining", "StudyContextWords", "WordTable", "WordsWhere", "all_tokens", "alpha_of",
            "frequent_o_words", "paint_chunks"]
 
 
@@ -269,6 +269,26 @@ class InTrainingOWords(Constraint):
         c, train = scope.corpus, scope.ctx.train
         tr_o = np.unique(train.words[train.tags == 0])
         return WordTable(self, c.vocab, np.isin(joint_ids(c.vocab, train.vocab), tr_o), _in_train(train, tr_o))
+
+
+@dataclass(frozen=True)
+class StudyContextWords(Constraint):
+    """The study's P2 filter: the lower-cased word is no stopwords-iso stop word of the target
+    language (none where stopwords-iso has no list), holds no ASCII punctuation, has more than one
+    character, and is an O-word of the training corpus that is no stop word of the training language."""
+
+    def requires(self) -> tuple[str, ...]:
+        return ("train",)
+
+    def fit(self, scope: Scope) -> WordTable:
+        c, train = scope.corpus, scope.ctx.train
+        stop = stopwords_of(scope.ctx.lang or c.lang)
+        src = study_source_words(train)
+
+        def judge(strings: list[str]) -> np.ndarray:
+            return np.fromiter((study_target_ok(w, stop) and w.lower() in src for w in strings), np.bool_, len(strings))
+
+        return WordTable(self, c.vocab, judge(c.vocab.strings), judge)
 
 
 # -- chunks -----------------------------------------------------------------------------------------

@@ -1,13 +1,12 @@
 """Entity perturbations: chunks replaced by other chunks (any length, re-emitted as ``B-X I-X ...``).
 
-The reference study's P1 (``entity_swap_shared``), P4 (``name_swap``) and P5 (``place_swap``), and
-Srinivasan & Vajjala's mention resampling (``entity_resample``).
+The reference study's P1 (``entity_swap_shared``), P4 (``name_swap``) and P5 (``place_swap``);
+Srinivasan & Vajjala's mention resampling is in :mod:`.resample`.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -21,8 +20,7 @@ from ..pools import resolve_pool
 from .base import Perturbation, Perturbed, State, register
 from .constraints import Constraint, EntityTokens, SharedWithTraining
 
-__all__ = ["EntityResample", "EntitySwapShared", "NameSwap", "PlaceSwap", "PoolState", "ResampleState",
-           "SharedSwapState"]
+__all__ = ["EntitySwapShared", "NameSwap", "PlaceSwap", "PoolState", "SPANS", "SharedSwapState", "chunk_replace"]
 
 
 def _intern_items(vocab: WordVocab, items: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,7 +32,7 @@ def _intern_items(vocab: WordVocab, items: list[list[str]]) -> tuple[np.ndarray,
     return off[:-1].copy(), off[1:].copy(), words
 
 
-def _chunk_replace(corpus: Corpus, prev: np.ndarray, chunks: np.ndarray, chosen: np.ndarray, vocab: WordVocab,
+def chunk_replace(corpus: Corpus, prev: np.ndarray, chunks: np.ndarray, chosen: np.ndarray, vocab: WordVocab,
                    item_start: np.ndarray, item_end: np.ndarray, pool_words: np.ndarray) -> Perturbed:
     nw, nt, noff, fresh, carried = K.replace_chunks(corpus.words, corpus.tags, corpus.offsets, prev, chunks,
                                                     chosen, item_start, item_end, pool_words)
@@ -63,7 +61,7 @@ def _type_pool_replace(pert: Perturbation, corpus: Corpus, seed: int, prev: np.n
     chunk_surface = chunk_keys(corpus.words.astype(np.int64), chunks, False)
     chosen = K.choose_chunks(chunks, corpus.offsets, corpus.sentence_ids, eligible, gstart, counts, item_surface,
                              chunk_surface, p, seed, pert.key)
-    out = _chunk_replace(corpus, prev, chunks, chosen, vocab, s, e, pw)
+    out = chunk_replace(corpus, prev, chunks, chosen, vocab, s, e, pw)
     out.stats.update(eligible=int(eligible.sum()), probability=p, pool_items=len(items))
     return out
 
@@ -114,7 +112,10 @@ class EntitySwapShared(Perturbation[SharedSwapState]):
 @dataclass
 class PoolState(State):
     items: dict[int, list[list[str]]]  # the pool, under the perturbation's type
-    pool: str  # where the pool comes from
+    pool: dict  # where the pool comes from, its size
+
+
+SPANS = ("given", "chunk")
 
 
 class _LocaleSwap(Perturbation[PoolState]):
@@ -124,6 +125,12 @@ class _LocaleSwap(Perturbation[PoolState]):
     def eligibility(self) -> tuple[Constraint, ...]:
         return (EntityTokens((self.entity_type,)), *self.extra)
 
+    def _given(self) -> bool:
+        span = self.params.get("span", "chunk")
+        if span not in SPANS:
+            raise XnerError(f"{self.name}: span is one of {', '.join(SPANS)}")
+        return span == "given"
+
     def _type(self, corpus: Corpus) -> int:
         if self.entity_type not in corpus.labels.types:
             raise XnerError(f"{self.name}: corpus has no {self.entity_type} type")
@@ -132,120 +139,38 @@ class _LocaleSwap(Perturbation[PoolState]):
     def _prepare(self, scope, eligible):
         corpus = scope.corpus
         t = self._type(corpus)
-        items, desc = resolve_pool(self.params["pool"], self.entity_type, scope.ctx.lang or corpus.lang,
-                                   scope.ctx.source)
-        return PoolState(items={t: items}, pool=desc, p=self.edit_probability(scope, eligible))
+        pool = resolve_pool(self.params["pool"], self.entity_type, scope.ctx.lang or corpus.lang, scope.ctx.source,
+                            test=corpus, given=self._given())
+        return PoolState(items={t: pool.items}, pool=pool.describe(), p=self.edit_probability(scope, eligible))
 
     def _apply(self, scope, eligible, seed, st):
         self._type(scope.corpus)
-        out = _type_pool_replace(self, scope.corpus, seed, scope.prev, st.items, eligible, scope.chunks, st.p)
-        out.stats["pool"] = st.pool
+        chunks = scope.chunks
+        if self._given():  # the first token of each chunk: the given name of a person
+            chunks = chunks.copy()
+            chunks[:, 2] = chunks[:, 1] + 1
+        out = _type_pool_replace(self, scope.corpus, seed, scope.prev, st.items, eligible, chunks, st.p)
+        out.stats.update(st.pool)
         return out
 
 
 @register
 class NameSwap(_LocaleSwap):
-    """Study P4: PER chunks -> person names of a locale / WikiANN language / file."""
+    """Study P4: person names of the target's culture (see :mod:`..pools`).  ``span="given"`` (default,
+    the study's): the first token of each PER chunk (B-PER, the given name) -> a given name;
+    ``span="chunk"`` (xner's option): the whole chunk -> "First Last"."""
 
     name = "name_swap"
     entity_type = "PER"
+    defaults = {"rate": None, "pool": "auto", "span": "given"}
     origin = ("study", 4)
 
 
 @register
 class PlaceSwap(_LocaleSwap):
-    """Study P5: LOC chunks -> place names of a locale / WikiANN language / file."""
+    """Study P5: LOC chunks -> place names of the target's language (CLDR territory and region names,
+    else its training split; see :mod:`..pools`)."""
 
     name = "place_swap"
     entity_type = "LOC"
     origin = ("study", 5)
-
-
-# -- Srinivasan & Vajjala ----------------------------------------------------------------------------
-
-
-def _chunk_ids(corpus: Corpus, chunks: np.ndarray) -> np.ndarray:
-    """A global id per chunk: (sentence id, position inside the sentence)."""
-    local = chunks[:, 1] - corpus.offsets[chunks[:, 0]]
-    return corpus.sentence_ids[chunks[:, 0]] * 100_000 + local
-
-
-@dataclass
-class Donors:
-    """One seed's donors: the chunks that have one (sorted global ids) and the donated words."""
-
-    keys: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    words: np.ndarray
-    p: float
-
-
-@dataclass
-class ResampleState(State):
-    corpus: Corpus  # the whole prepared corpus: donors are its chunks
-    chunks: np.ndarray
-    ids: np.ndarray  # global chunk ids
-    allowed: np.ndarray  # chunks the constraints let be edited
-    surface: np.ndarray
-    seeds: dict[int, Donors] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@register
-class EntityResample(Perturbation[ResampleState]):
-    """Each mention -> another same-type mention of the same test set, length-matched when possible,
-    without replacement: a cyclic shift inside each (type, length) group, in an order keyed by
-    (seed, parameters, chunk), so every seed draws other donors."""
-
-    name = "entity_resample"
-    defaults = {"rate": 0.3}
-    origin = ("srinivasan-vajjala", 1)
-
-    def _prepare(self, scope, eligible):
-        # donors depend on the seed, which ``prepare`` does not get: they are drawn (once per seed, on
-        # the whole corpus, so that batches agree with the whole) by the first ``_apply`` that needs them
-        corpus, chunks = scope.corpus, scope.chunks
-        return ResampleState(corpus=corpus, chunks=chunks, ids=_chunk_ids(corpus, chunks), allowed=eligible,
-                             surface=chunk_keys(corpus.words.astype(np.int64), chunks, False))
-
-    def _donors(self, st: ResampleState, seed: int) -> Donors:
-        with st.lock:
-            if seed not in st.seeds:
-                if len(st.seeds) >= 8:
-                    st.seeds.clear()
-                st.seeds[seed] = self._draw(st, seed)
-            return st.seeds[seed]
-
-    def _draw(self, st: ResampleState, seed: int) -> Donors:
-        chunks, ids, surf, words = st.chunks, st.ids, st.surface, st.corpus.words
-        donor = K.shift_donors([np.stack([chunks[:, 3], chunks[:, 2] - chunks[:, 1]], 1), chunks[:, 3]], ids, seed,
-                               self.key)
-        has = (donor >= 0) & (surf[np.maximum(donor, 0)] != surf)
-        # donors are words of this corpus: keep them as word ids (batches share the vocabulary)
-        order = np.argsort(ids[has])
-        d = donor[has][order]
-        lengths = chunks[d, 2] - chunks[d, 1]
-        ends = np.cumsum(lengths)
-        spans = zip(chunks[d, 1].tolist(), chunks[d, 2].tolist(), strict=True)
-        return Donors(keys=ids[has][order], start=ends - lengths, end=ends,
-                      words=np.concatenate([words[a:b] for a, b in spans]) if d.size else np.zeros(0, np.int32),
-                      p=self.probability(chunks.shape[0], int((has & st.allowed).sum())))
-
-    def _apply(self, scope, eligible, seed, st):
-        corpus = scope.corpus
-        if corpus.vocab is not st.corpus.vocab:
-            raise XnerError("entity_resample: state prepared on another vocabulary")
-        dn = self._donors(st, seed)
-        chunks = scope.chunks
-        ids = _chunk_ids(corpus, chunks)
-        pos = np.searchsorted(dn.keys, ids)
-        pos_c = np.minimum(pos, max(dn.keys.size - 1, 0))
-        has = (dn.keys[pos_c] == ids) if dn.keys.size else np.zeros(ids.size, bool)
-        # one Bernoulli draw per chunk, keyed by the chunk's global id (each chunk as a one-unit "sentence")
-        take = K.select_tokens(np.ones(chunks.shape[0], np.bool_), np.arange(chunks.shape[0] + 1), ids, dn.p,
-                               seed, self.key)
-        chosen = np.where(take & has & eligible, pos_c, -1)
-        out = _chunk_replace(corpus, scope.prev, chunks, chosen, corpus.vocab, dn.start, dn.end, dn.words)
-        out.stats.update(eligible=int((has & eligible).sum()), probability=dn.p)
-        return out

@@ -34,12 +34,13 @@ def _load(mlm: str) -> tuple:
     return _MLM_CACHE[mlm]
 
 
-def mlm_fill(mlm: str, corpus: Corpus, sel: np.ndarray, top_k: int, seed: int, key) -> list[str]:
+def mlm_fill(mlm: str, corpus: Corpus, sel: np.ndarray, top_k: int, seed: int, key, salt: int = 0) -> list[str]:
     """Whole-word fills from a masked LM, in the order of the selected tokens.
 
     Selected words are replaced by the mask token, the corpus is encoded like any other (segments of
     whole words within the model's limit, batched), and each mask gets one of the top-k predicted
-    whole-word pieces, picked by the keyed stream.
+    whole-word pieces (never a special token such as the mask), picked by the keyed stream (``salt``
+    separates the rounds of a sequential fill).
     """
     import torch
 
@@ -62,6 +63,6 @@ def mlm_fill(mlm: str, corpus: Corpus, sel: np.ndarray, top_k: int, seed: int, k
                     scores = np.where(whole[: logits.shape[2]], logits[r, enc.first_pos[i]], -np.inf)
                     top = np.argsort(-scores)[:top_k]
                     local = i - int(corpus.offsets[tok_sent[i]])
-                    pick = top[K.randint(seed, key, int(sid[tok_sent[i]]), local * 31 + 7, len(top))]
+                    pick = top[K.randint(seed, key, int(sid[tok_sent[i]]), local * 31 + 7 + 1_000_003 * salt, len(top))]
                     fill[i] = tok.convert_tokens_to_string([pieces[pick]]).strip() or pieces[pick]
     return fill[sel].tolist()

@@ -1,0 +1,222 @@
+"""From a store's rows to the report's numbers: each report row ("condition": one model, setting,
+target and variant, all its training seeds), its mean over training seeds with an interval, and
+contrasts between settings, per perturbation and rate (never averaged across them).
+
+Intervals come from the cells' per-sentence counts (:mod:`.uncertainty`): ΔF1 of a training seed
+is the mean over its perturbation seeds of F1(perturbed) - F1(clean) on the same resampled
+sentences; a condition's ΔF1 resamples sentences x training seeds; a contrast is ΔF1(setting) -
+ΔF1(baseline) of the same training seed on identical test sets (the same content hash), resampled
+over sentences x training seeds, and over targets too when pooled.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .identity import clean_key, variant
+from .plan import setting_label
+from .results import REF_COLUMNS, perturbation_label, rate_label
+from .uncertainty import Resampler, hierarchical, unpack_counts
+
+__all__ = ["KIND_ORDER", "Analysis", "Cond"]
+
+KIND_ORDER = {"native": 0, "zero-shot": 1, "joint": 2, "student": 3}
+
+
+def _pr_order(pr: tuple[str, str]) -> tuple:
+    """The study's perturbations first (in its order), then the rest by name; rates: default, then by value."""
+    study = list(REF_COLUMNS)
+    label, rate = pr
+    name = label.split("(")[0]
+    try:
+        r = (1, float(rate), "")
+    except ValueError:
+        r = (0 if rate == "default" else 2, 0.0, rate)
+    return (study.index(name) if name in study else len(study), label, r)
+
+
+def _seed(*parts) -> int:
+    """A stable seed for one statistic's resampling of seeds and targets (``hash`` varies by process)."""
+    return zlib.crc32(repr(parts).encode())
+
+
+@dataclass
+class Cond:
+    """A report row: one model, setting and target (and variant), over its training seeds."""
+
+    model: str
+    kind: str
+    spec: str
+    sources: tuple[str, ...]
+    target: str
+    weighting: str
+    variant: str
+    clean: dict[int, dict] = field(default_factory=dict)  # training seed -> clean cell
+    pert: dict[tuple[str, str], dict[int, list[dict]]] = field(default_factory=dict)  # (pert, rate) -> seed -> cells
+
+    @property
+    def label(self) -> str:
+        return setting_label(self.kind, self.spec, self.weighting)
+
+    @property
+    def family(self) -> str:
+        return self.spec.split(":")[0]
+
+    @property
+    def order(self) -> tuple:
+        return (self.model, KIND_ORDER.get(self.kind, 9), self.family, len(self.sources), self.label, self.variant)
+
+    @property
+    def last_run(self) -> int:
+        return max((r.get("run") or 0 for r in self.clean.values()), default=0)
+
+
+class Analysis:
+    def __init__(self, rows: list[dict], blobs: dict[str, bytes], n_boot: int = 1000, seed: int = 0):
+        self.rows = rows
+        self.by_key = {r["key"]: r for r in rows}
+        self.blobs = blobs
+        self.res = Resampler(n_boot, seed)
+        self._f1: dict[str, tuple[float, np.ndarray | None]] = {}
+        conds: dict[tuple, Cond] = {}
+        prs: dict[tuple[str, str], None] = {}
+        for r in rows:
+            p = r["params"]
+            k = (p["model"], p["setting"], p.get("sources_spec", ""), tuple(p["sources"]), p["target"],
+                 p.get("weighting") or "", variant(p))
+            c = conds.setdefault(k, Cond(*k))
+            seed = int(p.get("train_seed") or 0)
+            if p["perturbation"] == "clean":
+                c.clean[seed] = r
+            else:
+                pr = (perturbation_label(p), rate_label(p["rate"]))
+                prs[pr] = None
+                c.pert.setdefault(pr, {}).setdefault(seed, []).append(r)
+        self.conds = sorted((c for c in conds.values() if c.clean), key=lambda c: (c.target, c.order))
+        self.prs = sorted(prs, key=_pr_order)
+
+    # -- per cell ----------------------------------------------------------------------------------
+
+    def test_id(self, r: dict) -> str:
+        ident = r["params"].get("identity") or {}
+        return (ident.get("data") or {}).get("test") or f"{r['params']['target']}:{r.get('test_sentences')}"
+
+    def f1(self, r: dict) -> tuple[float, np.ndarray | None]:
+        """A cell's F1 and its replicates over resampled sentences (None without stored counts)."""
+        k = r["key"]
+        if k not in self._f1:
+            blob = self.blobs.get(k)
+            reps = None if blob is None else self.res.f1(self.test_id(r), unpack_counts(blob))[1]
+            self._f1[k] = (float(r["f1"]), reps)
+        return self._f1[k]
+
+    def delta(self, r: dict) -> tuple[float, np.ndarray | None]:
+        clean = self.by_key.get(clean_key(r["params"]))
+        f, reps = self.f1(r)
+        if clean is None:
+            return float(r.get("delta_f1", np.nan)), None
+        cf, creps = self.f1(clean)
+        return float(r.get("delta_f1", f - cf)), None if reps is None or creps is None else reps - creps
+
+    # -- per condition -----------------------------------------------------------------------------
+
+    def seed_units(self, c: Cond, pr: tuple[str, str] | None) -> dict[int, tuple[float, np.ndarray | None]]:
+        """Per training seed: clean F1 (``pr`` None) or ΔF1 averaged over perturbation seeds."""
+        if pr is None:
+            return {s: self.f1(r) for s, r in sorted(c.clean.items())}
+        out = {}
+        for s, cells in sorted(c.pert.get(pr, {}).items()):
+            vals = [self.delta(r) for r in cells]
+            reps = None if any(v[1] is None for v in vals) else np.mean([v[1] for v in vals], axis=0)
+            out[s] = (float(np.mean([v[0] for v in vals])), reps)
+        return out
+
+    def stat(self, c: Cond, pr: tuple[str, str] | None) -> dict:
+        units = self.seed_units(c, pr)
+        out = hierarchical([list(units.values())], seed=_seed(c.target, c.label, pr))
+        out["cells"] = sum(len(v) for v in c.pert.get(pr, {}).values()) if pr else len(c.clean)
+        return out
+
+    def mean_field(self, c: Cond, pr: tuple[str, str], fn) -> float | None:
+        vals = [fn(r) for cells in c.pert.get(pr, {}).values() for r in cells]
+        vals = [v for v in vals if v is not None]
+        return float(np.mean(vals)) if vals else None
+
+    def edit(self, c: Cond, pr: tuple[str, str]) -> dict:
+        """Requested and achieved edit rates (mean over cells) and how many cells were capped."""
+        cells = [r for cs in c.pert.get(pr, {}).values() for r in cs]
+        er = [r.get("edit_rate") or {} for r in cells]
+        return {"unit": next((e.get("unit") for e in er if e.get("unit")), None),
+                "requested": next((e.get("requested") for e in er), None),
+                "achieved": self.mean_field(c, pr, lambda r: (r.get("edit_rate") or {}).get("achieved")),
+                "capped": sum(bool(e.get("capped")) for e in er), "cells": len(cells)}
+
+    # -- baselines and contrasts -------------------------------------------------------------------
+
+    def baseline(self, c: Cond, which: str) -> Cond | None:
+        """``student1``: the 1-source student of c's model and target (of c's source family when there
+        is one, e.g. related:1 for related:3); ``zero-shot``: its first zero-shot setting."""
+        same = [o for o in self.conds if o.model == c.model and o.target == c.target]
+        if which == "student1":
+            cands = [o for o in same if o.kind == "student" and len(o.sources) == 1]
+            fam = [o for o in cands if o.family == c.family]
+            cands = fam or cands
+        else:
+            cands = [o for o in same if o.kind == "zero-shot"]
+        if not cands:
+            return None
+        label = min(cands, key=lambda o: o.order).label
+        best = max((o for o in cands if o.label == label), key=lambda o: o.last_run)  # the most recent variant
+        return None if best is c else best
+
+    def contrast_units(self, c: Cond, b: Cond, pr: tuple[str, str]) -> list[tuple[float, np.ndarray | None]]:
+        """Per shared training seed: ΔF1(c) - ΔF1(b) on identical test sets (else nothing)."""
+        if {self.test_id(r) for r in c.clean.values()} != {self.test_id(r) for r in b.clean.values()}:
+            return []
+        uc, ub = self.seed_units(c, pr), self.seed_units(b, pr)
+        out = []
+        for s in sorted(set(uc) & set(ub)):
+            (vc, rc), (vb, rb) = uc[s], ub[s]
+            out.append((vc - vb, None if rc is None or rb is None else rc - rb))
+        return out
+
+    def contrast(self, c: Cond, which: str, pr: tuple[str, str]) -> dict | None:
+        b = self.baseline(c, which)
+        if b is None:
+            return None
+        out = hierarchical([self.contrast_units(c, b, pr)], seed=_seed(c.target, c.label, which, pr))
+        out["baseline"] = b.label
+        return out
+
+    # -- pooled over targets -----------------------------------------------------------------------
+
+    def settings(self) -> list[tuple[str, str, str]]:
+        """(model, setting label, variant) of every condition, in report order."""
+        seen = {}
+        for c in sorted(self.conds, key=lambda c: c.order):
+            seen.setdefault((c.model, c.label, c.variant), None)
+        return list(seen)
+
+    def pooled(self, setting: tuple[str, str, str], pr: tuple[str, str], which: str | None = None) -> dict:
+        """ΔF1 of a setting (or its contrast with baseline ``which``) over every target, with an
+        interval over sentences x training seeds x targets."""
+        conds = [c for c in self.conds if (c.model, c.label, c.variant) == setting]
+        units, cells, base = [], 0, None
+        for c in conds:
+            if which is None:
+                u = list(self.seed_units(c, pr).values())
+            else:
+                b = self.baseline(c, which)
+                if b is None:
+                    continue
+                base = b.label
+                u = self.contrast_units(c, b, pr)
+            if u:
+                units.append(u)
+                cells += sum(len(v) for v in c.pert.get(pr, {}).values())
+        out = hierarchical(units, seed=_seed(setting, which, pr))
+        out.update(cells=cells, baseline=base, n_sources=sorted({len(c.sources) for c in conds}))
+        return out

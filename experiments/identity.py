@@ -1,0 +1,108 @@
+"""A cell's identity: everything that determines its numbers, hashed into its store key.
+
+``params`` of a cell = what the report shows (model, setting, sources, target, weighting, training
+seed, perturbation, rate, perturbation seed, the model's ``model_id`` and ``substituted_for``) plus
+the perturbation's resolved parameters and ``identity``, the part every cell of a group shares:
+
+* ``model``: the resolved spec (the fallback's when one stood in, with ``substituted_for``), and what
+  pins it (hub id, a local folder's content hash, or an init model's vocabulary hash);
+* ``train``: the resolved fine-tuning hyperparameters (also a student's teachers'); ``distill``: the
+  student's hyperparameters, initialisation and layers (students only); ``export``: export options;
+* ``data``: the source's name, the split scheme, split seed and caps, and content fingerprints of the
+  training material of every language the model saw, of the text a student was distilled on and of
+  the test set;
+* ``train_seed`` and the bootstrap size.
+
+Change any of them and the cell gets a new key: a rerun into the same store computes it afresh and
+leaves the old row in place (it stays attributed to the run that wrote it).  ``variant`` hashes the
+conditions that are not shown in a report's row labels, so that cells of different configurations
+are never averaged together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from .artefacts import Artifacts
+from .plan import Group, material_langs
+from .store import cell_key
+
+__all__ = ["IDENTITY_VERSION", "cell_params", "clean_key", "group_identity", "make_perturbation", "model_id", "variant"]
+
+IDENTITY_VERSION = 2
+
+
+def make_perturbation(name: str, rate="default", args: dict | None = None):
+    """The perturbation a cell applies: ``name`` with the config's parameters, at ``rate`` as written
+    (``default``: the perturbation's own, or the parameters' rate)."""
+    from xner.robustness.perturbations import make, parse_rate, rate_params
+
+    return make(name, **{**(args or {}), **rate_params(parse_rate(rate))})
+
+
+def model_id(spec_identity: dict) -> str:
+    """The model that actually ran: the hub id, the local folder, or ``init`` for a model built here."""
+    spec = spec_identity["spec"]
+    return spec.get("hub") or spec.get("path") or "init"
+
+
+def group_identity(arts: Artifacts, g: Group, bootstrap: int, incremental: bool = True) -> dict:
+    mat = arts.material
+    student = g.setting == "student"
+    return {
+        "version": IDENTITY_VERSION,
+        "model": arts.model_identity(g.model),
+        "train": arts.train_hp(),
+        "distill": arts.distill_hp() if student else None,
+        "export": arts.cfg["export"],
+        "data": {"source": mat.source_name, "split": mat.describe(),
+                 "material": {lang: mat.sha256(lang, "train") for lang in material_langs(g)},
+                 "distilled_on": mat.sha256(g.target, "train") if student else None,
+                 "test": mat.sha256(g.target, "test")},
+        "train_seed": g.train_seed,
+        "bootstrap": int(bootstrap),
+        # exact for float graphs; int8 tags can depend on batch-mates, so the path is part of the identity
+        "inference": "incremental" if incremental else "full",
+    }
+
+
+def cell_params(cells: list[dict], identity: dict, vectors: dict | None = None) -> list[dict]:
+    """A group's planned cells with their model, resolved perturbation parameters and identity;
+    ``vectors`` (the fixed encoder of the study's P2) joins the cells of perturbations that use it."""
+    resolved: dict[str, dict] = {}
+    out = []
+    for c in cells:
+        extra: dict = {"perturbation_params": None}
+        if c["perturbation"] != "clean":
+            args = c.get("perturbation_args") or {}
+            k = json.dumps([c["perturbation"], c["rate"], args], sort_keys=True)
+            if k not in resolved:
+                pert = make_perturbation(c["perturbation"], c["rate"], args)
+                resolved[k] = {"perturbation_params": json.loads(json.dumps(pert.params, default=str))}
+                if vectors is not None and "context_swap" in pert.name.split("+"):
+                    resolved[k]["vectors"] = vectors
+            extra = resolved[k]
+        out.append({**c, "model_id": model_id(identity["model"]),
+                    "substituted_for": identity["model"].get("substituted_for"), **extra, "identity": identity})
+    return out
+
+
+def clean_key(params: dict) -> str:
+    """The key of the clean cell of a cell's group (the model's unperturbed test set)."""
+    p = {k: v for k, v in params.items() if k not in ("perturbation_args", "vectors")}
+    p.update(perturbation="clean", rate=None, seed=None)
+    if "perturbation_params" in params:
+        p["perturbation_params"] = None
+    return cell_key(p)
+
+
+def variant(params: dict) -> str:
+    """A short hash of the conditions a report row does not show (training, distillation and export
+    settings, resolved model, data source, split and caps, bootstrap size): cells with different
+    variants are different experiments."""
+    ident = dict(params.get("identity") or {})
+    data = dict(ident.pop("data", None) or {})
+    ident.pop("train_seed", None)
+    cond = {**ident, "data": {"source": data.get("source"), "split": data.get("split")}}
+    return hashlib.sha256(json.dumps(cond, sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -12,7 +12,7 @@ written with their per-sentence counts to the results store (:mod:`.store`) by :
 
 from __future__ import annotations
 
-from .artefacts import Artifacts, build_once, read_done
+from .artefacts import Artifacts, Step, build_once, build_record, read_done
 from .config import builtin_configs, load_config, parse_seeds, resolve_models
 from .demo import run_demo
 from .identity import cell_params, group_identity, variant
@@ -25,7 +25,7 @@ from .run import comparable, run_sweep
 from .store import Store, cell_key
 from .uncertainty import Resampler, hierarchical, pack_counts, unpack_counts
 
-__all__ = ["COLUMNS", "Artifacts", "Group", "Material", "Resampler", "Store", "build_once", "build_report",
+__all__ = ["COLUMNS", "Artifacts", "Group", "Step", "build_record", "Material", "Resampler", "Store", "build_once", "build_report",
            "builtin_configs", "cell_key", "cell_params", "comparable", "flat_rows", "group_identity", "hierarchical",
            "load_config", "pack_counts", "parse_seeds", "plan", "read_done", "reference", "reference_f1",
            "resolve_models", "resolve_sources", "run_demo", "run_sweep", "select_rows", "unpack_counts", "variant",

@@ -3,7 +3,9 @@
 Folders are named by the hash of their inputs, so a model trained once serves all its cells and a
 crash resumes.  Each is built by :func:`build_once`: under an inter-process lock per folder, in a
 staging folder moved into place only when finished, with a ``DONE`` marker that is read back before
-use (a missing or damaged marker means "not done").
+use (a missing or damaged marker means "not done").  A model is a graph of :class:`Step` s (a
+student's teachers, then the student; then the export), named by the driver and built by whoever
+runs them: this process (:meth:`Artifacts.for_group`) or Ray tasks (:mod:`.graph`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +35,8 @@ from xner.io import dumps
 from .material import Material
 from .plan import Group, languages
 
-__all__ = ["DONE", "Artifacts", "artifact_key", "build_once", "folder_lock", "read_done"]
+__all__ = ["DONE", "OWNER", "Artifacts", "Step", "artifact_key", "build_once", "build_record", "folder_lock",
+           "read_done"]
 
 # -- artefact folders --------------------------------------------------------------------------------
 
@@ -46,6 +52,16 @@ def read_done(d: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
+
+
+def build_record(d: Path) -> dict | None:
+    """Who built a finished artefact and when: ``{"artifact", "started", "built", "host", "pid"}``
+    (times in seconds since the epoch); None for a folder ``build_once`` did not make."""
+    try:
+        rec = json.loads((d / OWNER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return rec if isinstance(rec, dict) else None
 
 
 @contextmanager
@@ -91,6 +107,7 @@ def build_once(root: Path, name: str, build: Callable[[Path], dict], resumable: 
             shutil.rmtree(old, ignore_errors=True)
         tmp = None if resumable else Path(tempfile.mkdtemp(prefix=f"{name}.", dir=staging))
         work = staging / name if tmp is None else tmp / name
+        started = time.time()
         try:
             info = build(work)
         except BaseException:
@@ -98,7 +115,8 @@ def build_once(root: Path, name: str, build: Callable[[Path], dict], resumable: 
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
         work.mkdir(parents=True, exist_ok=True)
-        _write_synced(work / OWNER, json.dumps({"artifact": name, "built": time.time()}))
+        _write_synced(work / OWNER, json.dumps({"artifact": name, "started": started, "built": time.time(),
+                                                 "host": socket.gethostname(), "pid": os.getpid()}))
         _write_synced(work / DONE, dumps(info, indent=2))
         aside = None
         if d.exists() or d.is_symlink():
@@ -126,6 +144,19 @@ def artifact_key(obj) -> str:
 
 def _fresh(fn) -> dict:  # a staging folder left by other inputs (a rebuilt base model) starts afresh
     return {"overwrite": True} if "overwrite" in inspect.signature(fn).parameters else {}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One artefact of a sweep's graph: ``kind`` (``train``, ``distill`` or ``export``), its folder
+    ``name`` (the hash of its inputs), the names of the artefacts it is built from (``deps``: a
+    student's teachers, an export's model) and ``args``, all its build takes, resolved by the driver
+    (paths, languages, seed), so that a worker builds it from the config and the data alone."""
+
+    kind: str
+    name: str
+    deps: tuple[str, ...] = ()
+    args: tuple = ()
 
 
 class Artifacts:
@@ -210,7 +241,7 @@ class Artifacts:
         build_once(self.root, folder, build)
         return str(self.root / folder)
 
-    # -- trained, distilled, exported ---------------------------------------------------------------
+    # -- trained, distilled, exported: the sweep's graph of steps, each built once ---------------------
 
     def train_hp(self) -> dict:
         from xner.training.presets import resolve
@@ -228,78 +259,108 @@ class Artifacts:
         return {"hyperparameters": resolve(dcfg.pop("preset", "student"), **dcfg), "student": student,
                 "student_layers": layers}
 
-    def trained(self, model: str, langs: tuple[str, ...], seed: int) -> str:
-        from xner.training.finetune import finetune
-
-        hp = self.train_hp()
+    def train_step(self, model: str, langs: tuple[str, ...], seed: int) -> Step:
+        """Fine-tuning ``model`` on the training material of ``langs`` with ``seed``."""
         material = [(x, self.material.sha256(x, "train")) for x in langs]
-        name = "train-" + artifact_key([self._model_key(model), material, hp, int(seed)])
+        name = "train-" + artifact_key([self._model_key(model), material, self.train_hp(), int(seed)])
+        return Step("train", name, (), (self.base_model(model), tuple(langs), int(seed), model))
 
-        def build(d: Path) -> dict:
-            card = finetune(self.base_model(model), [self.material.train(x) for x in langs], None, d, hp,
-                            seed=int(seed), setting="multi" if len(langs) > 1 else "single", data=self.data_name,
-                            **_fresh(finetune))
-            return {"model": model, "langs": langs, "seed": int(seed), "steps": card["steps"]}
-
-        build_once(self.root, name, build, resumable=True)
-        return str(self.root / name)
-
-    def distilled(self, model: str, sources: tuple[str, ...], target: str, weighting: str, seed: int) -> str:
-        """A student of the teachers trained with the same seed, distilled with that seed."""
-        from xner.training.distill import distill
-
-        teachers = [self.trained(model, (s,), seed) for s in sources]
+    def distill_steps(self, model: str, sources: tuple[str, ...], target: str, weighting: str,
+                      seed: int) -> list[Step]:
+        """A student of the teachers trained with the same seed, distilled with that seed: the
+        teachers' steps, then the student's."""
+        teachers = [self.train_step(model, (s,), seed) for s in sources]
         d = self.distill_hp()
-        names = [Path(t).name for t in teachers]  # artefact names are hashes of their inputs
+        names = [t.name for t in teachers]  # artefact names are hashes of their inputs
         langid = weighting != "uniform" and len(sources) > 1
         material = [self.material.sha256(target, "train"), names,
                     [self.material.sha256(s, "train") for s in sources] if langid else None]
         name = f"distill-{artifact_key([material, target, weighting, d, int(seed)])}"
+        paths = tuple(str(self.root / n) for n in names)
+        base = paths[0] if d["student"] == "teacher" else self.base_model(model)
+        args = (paths, base, tuple(sources), target, weighting, int(seed), langid)
+        return [*teachers, Step("distill", name, tuple(names), args)]
 
-        def build(out: Path) -> dict:
-            t = self.material.train(target)
-            unl = t.with_tags(np.zeros_like(t.tags))
-            srcs = [self.material.train(s) for s in sources] if langid else None
-            base = teachers[0] if d["student"] == "teacher" else self.base_model(model)
-            card = distill(teachers, unl, base, out, d["hyperparameters"], seed=int(seed), weighting=weighting,
-                           source_corpora=srcs, student_layers=d["student_layers"], data=self.data_name,
-                           **_fresh(distill))
-            return {"teachers": teachers, "weights": card["weights"], "seed": int(seed)}
+    def export_step(self, model_dir: str, target: str) -> Step:
+        """Exporting ``model_dir``, gated on the target's test set."""
+        ecfg = self.cfg["export"]
+        name = f"onnx-{artifact_key([Path(model_dir).name, ecfg, self.material.sha256(target, 'test')])}"
+        return Step("export", name, (Path(model_dir).name,), (str(model_dir), target))
 
-        build_once(self.root, name, build, resumable=True)
-        return str(self.root / name)
+    def steps(self, g: Group) -> list[Step]:
+        """What a group's cells need, in build order: the model's steps (a student's teachers first),
+        then its export (the last)."""
+        if g.setting == "student":
+            model = self.distill_steps(g.model, g.sources, g.target, g.weighting, g.train_seed)
+        else:
+            model = [self.train_step(g.model, g.sources, g.train_seed)]
+        return [*model, self.export_step(str(self.root / model[-1].name), g.target)]
 
-    def exported(self, model_dir: str, target: str) -> str:
-        """Export and gate on the target's test set; an int8/fp16 graph that fails its gate is replaced
-        by the (gated) float32 export, and the reason is recorded with every row of the model."""
+    def build(self, step: Step) -> dict:
+        """Build ``step`` once (:func:`build_once`; training and distillation resume) and return its
+        info; the artefacts it depends on must be built."""
+        fn = {"train": self._train, "distill": self._distill, "export": self._export}[step.kind]
+        return build_once(self.root, step.name, partial(fn, *step.args), resumable=step.kind != "export")
+
+    def _train(self, base: str, langs: tuple[str, ...], seed: int, model: str, d: Path) -> dict:
+        from xner.training.finetune import finetune
+
+        card = finetune(base, [self.material.train(x) for x in langs], None, d, self.train_hp(), seed=seed,
+                        setting="multi" if len(langs) > 1 else "single", data=self.data_name, **_fresh(finetune))
+        return {"model": model, "langs": langs, "seed": seed, "steps": card["steps"]}
+
+    def _distill(self, teachers: tuple[str, ...], base: str, sources: tuple[str, ...], target: str, weighting: str,
+                 seed: int, langid: bool, out: Path) -> dict:
+        from xner.training.distill import distill
+
+        d = self.distill_hp()
+        t = self.material.train(target)
+        unl = t.with_tags(np.zeros_like(t.tags))
+        srcs = [self.material.train(s) for s in sources] if langid else None
+        card = distill(list(teachers), unl, base, out, d["hyperparameters"], seed=seed, weighting=weighting,
+                       source_corpora=srcs, student_layers=d["student_layers"], data=self.data_name,
+                       **_fresh(distill))
+        return {"teachers": list(teachers), "weights": card["weights"], "seed": seed}
+
+    def _export(self, model_dir: str, target: str, d: Path) -> dict:
+        """An int8/fp16 graph that fails its gate is replaced by the (gated) float32 export, and the
+        reason is recorded with every row of the model."""
         from xner.export.build import ParityError, export
 
         ecfg = self.cfg["export"]
-        name = f"onnx-{artifact_key([Path(model_dir).name, ecfg, self.material.sha256(target, 'test')])}"
+        ev = self.material.test(target)
+        args = (ecfg.get("exporter", "auto"), ecfg.get("optimize"))
+        info = {"source": Path(model_dir).name, "gated_on": f"{target}/test ({len(ev)} sentences)"}
+        try:
+            export(model_dir, d, *args, ecfg.get("quantize"), bool(ecfg.get("fp16", False)), ev,
+                   bool(ecfg.get("force", False)), threads=1)
+        except ParityError as e:
+            if not (ecfg.get("quantize") or ecfg.get("fp16")):
+                raise
+            logging.getLogger("xner.sweep").warning("%s; using the float32 export instead", e)
+            export(model_dir, d, *args, None, False, ev, False, threads=1)
+            info["fallback"] = f"float32 (the quantised graph failed its gate: {str(e).split(';')[0]})"
+        return info
 
-        def build(d: Path) -> dict:
-            ev = self.material.test(target)
-            args = (ecfg.get("exporter", "auto"), ecfg.get("optimize"))
-            info = {"source": Path(model_dir).name, "gated_on": f"{target}/test ({len(ev)} sentences)"}
-            try:
-                export(model_dir, d, *args, ecfg.get("quantize"), bool(ecfg.get("fp16", False)), ev,
-                       bool(ecfg.get("force", False)), threads=1)
-            except ParityError as e:
-                if not (ecfg.get("quantize") or ecfg.get("fp16")):
-                    raise
-                logging.getLogger("xner.sweep").warning("%s; using the float32 export instead", e)
-                export(model_dir, d, *args, None, False, ev, False, threads=1)
-                info["fallback"] = f"float32 (the quantised graph failed its gate: {str(e).split(';')[0]})"
-            return info
+    def _built(self, steps: list[Step]) -> str:
+        for s in steps:
+            self.build(s)
+        return str(self.root / steps[-1].name)
 
-        build_once(self.root, name, build)
-        return str(self.root / name)
+    def trained(self, model: str, langs: tuple[str, ...], seed: int) -> str:
+        """The folder of ``model`` fine-tuned on ``langs`` with ``seed``, built here if not yet."""
+        return self._built([self.train_step(model, langs, seed)])
+
+    def distilled(self, model: str, sources: tuple[str, ...], target: str, weighting: str, seed: int) -> str:
+        """The folder of a student (its teachers first), built here if not yet."""
+        return self._built(self.distill_steps(model, sources, target, weighting, seed))
+
+    def exported(self, model_dir: str, target: str) -> str:
+        """The ONNX folder of ``model_dir`` gated on ``target``'s test set, built here if not yet."""
+        return self._built([self.export_step(model_dir, target)])
 
     def for_group(self, g: Group) -> tuple[str, dict]:
-        """The exported model a group's cells are scored with, and its export info."""
-        if g.setting == "student":
-            m = self.distilled(g.model, g.sources, g.target, g.weighting, g.train_seed)
-        else:
-            m = self.trained(g.model, g.sources, g.train_seed)
-        d = self.exported(m, g.target)
+        """The exported model a group's cells are scored with (built here, step after step), and its
+        export info."""
+        d = self._built(self.steps(g))
         return d, read_done(Path(d)) or {}

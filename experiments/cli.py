@@ -26,6 +26,9 @@ def _sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=None, help="SQLite results file (default runs/<config>/results.sqlite)")
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     p.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
+    p.add_argument("--artifacts", default=None, metavar="DIR",
+                   help="where trained, distilled and exported models go (default: the config's artifacts, else "
+                   "STORE-artifacts beside the store); on a Ray cluster a folder every node sees at the same path")
     p.add_argument("--no-incremental", dest="incremental", action="store_false", default=None,
                    help="re-infer every sentence of every cell (default: the config's incremental, true: only "
                    "sentences a perturbation changed)")
@@ -44,7 +47,8 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
         cfg["incremental"] = args.incremental
     store = args.store or f"runs/{cfg['name']}/results.sqlite"
     set_torch_threads()
-    r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address)
+    r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address,
+                  artifacts=args.artifacts)
     print(f"sweep {cfg['name']} (run {r['run']}): {r['cells']} cells, {r['skipped']} already done, {r['written']} "
           f"written -> {r['store']}")
     return 0

@@ -98,6 +98,14 @@ def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
     cfg.setdefault("vectors", "base")  # P2's fixed encoder: each model's pre-trained base, "model", or a model
     if not isinstance(cfg["vectors"], str) or not cfg["vectors"]:
         raise XnerError(f"'vectors' is base, model, or a model folder or hub id; got {cfg['vectors']!r}")
+    cpus = cfg.setdefault("cpus_per_task", 1)  # the Ray resources of a training or distillation task
+    if isinstance(cpus, bool) or not isinstance(cpus, int) or cpus < 1:
+        raise XnerError(f"'cpus_per_task' must be a whole number >= 1; got {cpus!r}")
+    gpus = cfg.setdefault("gpus_per_task", 0)
+    if isinstance(gpus, bool) or not isinstance(gpus, int | float) or gpus < 0:
+        raise XnerError(f"'gpus_per_task' must be a number >= 0 (a fraction shares a GPU); got {gpus!r}")
+    if not isinstance(cfg.get("artifacts", ""), str):
+        raise XnerError(f"'artifacts' is a folder (shared by every Ray node); got {cfg['artifacts']!r}")
     return cfg
 
 

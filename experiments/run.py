@@ -7,13 +7,14 @@ under the split scheme and caps (:class:`.material.Material`), gives every cell 
 reusing artefacts keyed by their inputs (built once, even by concurrent sweeps:
 :func:`artefacts.build_once`; an interrupted training resumes), evaluates the cells and writes each
 one, with its per-sentence counts, to the SQLite store in its own transaction.  A rerun skips
-finished cells; a changed input makes new cells.  ``executor="ray"`` evaluates the cells as Ray
-tasks; artefacts are built by the driver first, so both executors score the very same ONNX files
-and give identical rows.
+finished cells; a changed input makes new cells.  ``executor="ray"`` runs training, distillation,
+export and evaluation as a graph of Ray tasks (:mod:`.graph`) over the same artefact keys, so both
+executors score the very same ONNX files and give identical rows.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from xner.errors import XnerError
@@ -35,10 +36,11 @@ TIMING_FIELDS = ("seconds", "new_words_tokenized", "sentences_inferred", "run")
 
 def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local", data_dir: str | None = None,
               repair: str = "conlleval", progress: bool = True, ray_address: str | None = None,
-              train_seeds: list[int] | None = None) -> dict:
-    """Run (or resume) a sweep into the store at ``store_path``; artefacts go beside it, in
-    ``STORE-artifacts``.  ``train_seeds`` overrides the config's.  Returns the numbers of cells, of
-    cells already done and of rows written, and the run's id."""
+              train_seeds: list[int] | None = None, artifacts: str | Path | None = None) -> dict:
+    """Run (or resume) a sweep into the store at ``store_path``; artefacts go to ``artifacts``, else
+    the config's ``artifacts``, else beside the store, in ``STORE-artifacts`` (on Ray: a folder every
+    node sees at the same path).  ``train_seeds`` overrides the config's.  Returns the numbers of
+    cells, of cells already done and of rows written, and the run's id."""
     from tqdm import tqdm
 
     from xner.datadir import open_source
@@ -51,7 +53,8 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
     mat = Material.of(src, cfg)
     store_path = Path(store_path)
     models = resolve_models(cfg)
-    arts = Artifacts(store_path.parent / f"{store_path.stem}-artifacts", cfg, models, mat)
+    root = artifacts or cfg.get("artifacts") or store_path.parent / f"{store_path.stem}-artifacts"
+    arts = Artifacts(Path(os.path.abspath(root)), cfg, models, mat)  # absolute: Ray workers run elsewhere
     groups = [(g, cell_params(cells, group_identity(arts, g, cfg["bootstrap"], bool(cfg["incremental"])), arts.vectors_identity(g.model)))
               for g, cells in plan(cfg)]
     keys = [cell_key(c) for _, cells in groups for c in cells]

@@ -109,3 +109,15 @@ def test_device_check_dry_run(tmp_path):
                                                           "perturbations"}
     assert all(s["ok"] for s in report["steps"].values())
     assert report["steps"]["torch_inference"]["bucketed_sentences_per_s"] > 0
+
+
+def test_serve_suite_quick(monkeypatch):
+    """Both servers answer every request of every client, and the suite reports throughput and latency."""
+    monkeypatch.delenv("XNER_DATA_DIR", raising=False)
+    from xner.bench.serve import run
+
+    r = run(quick=True, data_dir=None)
+    names = [row["name"] for row in r.rows]
+    assert names == ["batched (cross-request, 5 ms)", "one model call per request"]
+    assert all(row["work"] == 40 and row["p99_ms"] >= row["p50_ms"] > 0 for row in r.rows)
+    assert r.ratios[0]["speedup"] > 0

@@ -126,7 +126,10 @@ sys.exit(main(sys.argv[2:]))
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path, learned):
     store = tmp_path / "killed" / "results.sqlite"
     names = with_artifacts(learned, store)
-    args = ["sweep", str(learned["cfg"]), "--store", str(store), "--data-dir", str(learned["data"])]
+    arts = tmp_path / "elsewhere"  # --artifacts: the artefact folder need not be beside the store
+    os.rename(store.parent / "results-artifacts", arts)
+    args = ["sweep", str(learned["cfg"]), "--store", str(store), "--data-dir", str(learned["data"]),
+            "--artifacts", str(arts)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", KILLED_AFTER, "9", *args], env=env, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
@@ -135,7 +138,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, learned):
     for k, row in partial.items():
         assert row == learned["rows"][k], k
     # a damaged DONE marker is rebuilt, not a crash: every export's, truncated
-    for done in (store.parent / "results-artifacts").glob("onnx-*/DONE"):
+    for done in arts.glob("onnx-*/DONE"):
         done.write_text(done.read_text()[:25])
     subprocess.run([sys.executable, "-m", "xner", *args], env=env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
@@ -143,26 +146,84 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, learned):
     assert set(resumed) == set(learned["rows"])  # none lost, none duplicated
     for k, row in learned["rows"].items():
         assert resumed[k] == row, k  # identical numbers
-    valid = [read_done(d.parent) is not None for d in (store.parent / "results-artifacts").glob("onnx-*/DONE")]
+    valid = [read_done(d.parent) is not None for d in arts.glob("onnx-*/DONE")]
     assert sorted(valid) == [False, True, True]  # the exports of the two groups resumed were rebuilt
-    got = sorted(p.name for p in (store.parent / "results-artifacts").iterdir())
+    got = sorted(p.name for p in arts.iterdir())
+    assert not (store.parent / "results-artifacts").exists()  # nothing went beside the store
     assert [n for n in got if not n.startswith(".")] == [n for n in names if not n.startswith(".")]
 
 
-def test_ray_and_local_executors_agree(tmp_path, learned):
+def test_ray_resources_and_artifacts_in_config():
+    from xner.errors import XnerError
+    from xner.experiments.graph import resources
+
+    cfg = load_config({**load_config("demo"), "cpus_per_task": 4, "gpus_per_task": 0.5, "artifacts": "/shared/a"})
+    assert resources(cfg, "train") == resources(cfg, "distill") == {"num_cpus": 4, "num_gpus": 0.5}
+    assert resources(cfg, "export") == resources(cfg, "cells") == {"num_cpus": 1, "num_gpus": 0}
+    assert resources(load_config("demo")) == {"num_cpus": 1, "num_gpus": 0}  # defaults: one CPU, no GPU
+    for bad in ({"cpus_per_task": 0}, {"cpus_per_task": 1.5}, {"gpus_per_task": -1}, {"artifacts": 3}):
+        with pytest.raises(XnerError, match=next(iter(bad))):
+            load_config({**load_config("demo"), **bad})
+
+
+class DriverCrash(Exception):
+    pass
+
+
+def test_whole_sweep_on_ray_matches_local(tmp_path, learned, monkeypatch):
+    """Issue 16: training, distillation, export and evaluation as Ray tasks in a shared artefact
+    folder.  Independent models train at the same time, a student waits for its teachers and an
+    export for its model; a driver that crashes mid-sweep resumes; the rows are the local executor's
+    and a rerun on the finished artefacts builds nothing."""
     pytest.importorskip("ray")
     import ray
 
-    remote = tmp_path / "ray" / "results.sqlite"
-    with_artifacts(learned, remote)
+    from xner.experiments.artefacts import build_record
+
+    shared = tmp_path / "shared"
+    store = tmp_path / "ray" / "results.sqlite"
+    args = {"executor": "ray", "data_dir": str(learned["data"]), "progress": False, "artifacts": str(shared)}
+    put, n = Store.put, [0]
+
+    def crashing_put(self, *a, **kw):  # the driver dies as it is about to write its tenth cell
+        if n[0] == 9:
+            raise DriverCrash
+        n[0] += 1
+        return put(self, *a, **kw)
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}})
     try:
-        r = run_sweep(str(learned["cfg"]), remote, executor="ray", data_dir=str(learned["data"]), progress=False)
+        with monkeypatch.context() as m:
+            m.setattr(Store, "put", crashing_put)
+            with pytest.raises(DriverCrash):
+                run_sweep(str(learned["cfg"]), store, **args)
+        assert len(rows_of(store)) == 9
+        resumed = run_sweep(str(learned["cfg"]), store, **args)
+        names = sorted(p.name for p in shared.iterdir() if not p.name.startswith("."))
+        records = {name: build_record(shared / name) for name in names}
+        other = tmp_path / "again" / "results.sqlite"  # a new store on the finished artefacts
+        again = run_sweep(str(learned["cfg"]), other, **args)
     finally:
         ray.shutdown()
-    assert r["written"] == 21 and r["skipped"] == 0
-    assert rows_of(remote) == learned["rows"]  # the local run's rows, to the float
+    assert (resumed["skipped"], resumed["written"]) == (9, 12)
+    assert rows_of(store) == learned["rows"]  # the local executor's rows, to the float
+    assert again["written"] == 21 and rows_of(other) == learned["rows"]
+    assert {name: build_record(shared / name) for name in names} == records  # nothing rebuilt
+    assert not (store.parent / "results-artifacts").exists()  # artefacts went to the shared folder
+    assert names == sorted(p.name for p in learned["artifacts"].iterdir() if not p.name.startswith("."))  # same keys
+    built = {name: rec for name, rec in records.items() if not name.startswith("init-")}  # (init: the driver's)
+    assert all(rec["pid"] != os.getpid() for rec in built.values())  # all built by Ray workers
+    trains = [rec for name, rec in built.items() if name.startswith("train-")]
+    assert len(trains) == 3  # fa, en, ru
+    assert any(a["started"] < b["built"] and b["started"] < a["built"] and a["pid"] != b["pid"]
+               for i, a in enumerate(trains) for b in trains[i + 1 :])  # two trained at the same time
+    student = next(name for name in names if name.startswith("distill-"))
+    teachers = [os.path.basename(t) for t in read_done(shared / student)["teachers"]]
+    assert len(teachers) == 2 and all(records[student]["started"] >= records[t]["built"] for t in teachers)
+    for name in names:
+        if name.startswith("onnx-"):  # each export started once its model was built
+            assert records[name]["started"] >= records[read_done(shared / name)["source"]]["built"]
 
 
 def comparable_params(**over) -> dict:

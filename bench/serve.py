@@ -4,7 +4,6 @@ request (the same server with ``--batch-tokens 1``), in one run, the two servers
 
 from __future__ import annotations
 
-import socket
 import statistics
 import tempfile
 import threading
@@ -13,21 +12,6 @@ from pathlib import Path
 
 from .data import bench_corpus
 from .harness import SuiteResult, Timing
-
-
-def _server(app):
-    import uvicorn
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, t, f"http://127.0.0.1:{port}"
 
 
 def _load(base: str, sentences: list[list[str]], clients: int, per_client: int) -> tuple[float, list[float]]:
@@ -66,7 +50,7 @@ def _q(xs: list[float], p: float) -> float:
 
 def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
     from xner.export.build import export
-    from xner.export.server import create_app
+    from xner.export.server import create_app, serve_in_thread
 
     from .inference import build
 
@@ -82,7 +66,7 @@ def run(quick: bool = False, data_dir: str | None = None) -> SuiteResult:
     modes = {"batched (cross-request, 5 ms)": {"batch_wait_ms": 5.0},
              "one model call per request": {"batch_tokens": 1, "batch_wait_ms": 0.0}}
     runs: dict[str, list[tuple[float, list[float]]]] = {m: [] for m in modes}
-    servers = {m: _server(create_app(str(work / "onnx"), provider="cpu", **kw)) for m, kw in modes.items()}
+    servers = {m: serve_in_thread(create_app(str(work / "onnx"), provider="cpu", **kw)) for m, kw in modes.items()}
     try:
         for m in modes:  # warm-up
             _load(servers[m][2], sentences, 4, 2)

@@ -205,6 +205,28 @@ def _items(req: PredictRequest, max_items: int, max_chars: int) -> list:
     return items
 
 
+def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0):
+    """Run ``app`` with uvicorn in a background thread (tests, benchmarks, embedding); returns
+    ``(server, thread, base_url)``; stop it with ``server.should_exit = True; thread.join()``."""
+    import socket
+
+    import uvicorn
+
+    if not port:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, name="xner-server", daemon=True)
+    thread.start()
+    deadline = time.time() + timeout
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise XnerError(f"the server did not start on {host}:{port}")
+        time.sleep(0.05)
+    return server, thread, f"http://{host}:{port}"
+
+
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto",
           threads: int | None = None, max_body: int = 1_000_000, cache_words: int = CACHE_WORDS,
           full_metadata: bool = False, variant: str | None = None, api_key: str | None = None,

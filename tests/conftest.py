@@ -87,3 +87,18 @@ def onnx_dir(tmp_path_factory, trained, data_dir) -> Path:
     d = tmp_path_factory.mktemp("onnx")
     export(trained["bert"], d, "torch", eval_corpus=DataDir(data_dir).load("en", "test"))
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_mlm(tmp_path_factory, tiny_bert) -> Path:
+    """A 1-layer random masked LM with tiny_bert's tokenizer (for context_mask --mlm)."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from xner.hf import load_tokenizer
+
+    tok = load_tokenizer(str(tiny_bert))
+    d = tmp_path_factory.mktemp("mlm")
+    BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=64, max_position_embeddings=64)).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d

@@ -147,19 +147,13 @@ def test_context_mask_sequential_every_occurrence():
     assert int(par.edit.sum()) == 2 * len(c)
 
 
-def test_context_mask_with_mlm_leaves_no_mask_token(tmp_path, data_dir, tiny_bert):
-    from transformers import BertConfig, BertForMaskedLM
-
+def test_context_mask_with_mlm_leaves_no_mask_token(data_dir, tiny_mlm):
     from xner.hf import load_tokenizer
 
-    tok = load_tokenizer(str(tiny_bert))
-    m = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=64, max_position_embeddings=64))
-    m.save_pretrained(tmp_path / "mlm")
-    tok.save_pretrained(tmp_path / "mlm")
+    tok = load_tokenizer(str(tiny_mlm))
     c = DataDir(data_dir).load("en", "test")
     for fill in ("sequential", "parallel"):
-        r = make("context_mask", fill=fill).apply(c, 0, Context(mlm=str(tmp_path / "mlm")))
+        r = make("context_mask", fill=fill).apply(c, 0, Context(mlm=str(tiny_mlm)))
         text = r.corpus.vocab.lookup(r.corpus.words)
         assert r.stats["tokens_edited"] > 0 and tok.mask_token not in text and all(text), fill
         assert iob2_violations(r.corpus.tags, r.corpus.offsets).size == 0

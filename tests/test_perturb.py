@@ -390,17 +390,8 @@ def test_errors():
         make("entity_swap_shared").apply(__import__("xner").Corpus.from_lists([["a"]], [["O"]]), 0, Context())
 
 
-def test_context_mask_with_masked_lm(tmp_path, data_dir, tiny_bert):
-    from transformers import BertConfig, BertForMaskedLM
-
-    from xner.hf import load_tokenizer
-
-    tok = load_tokenizer(str(tiny_bert))
-    m = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=64, max_position_embeddings=64))
-    m.save_pretrained(tmp_path / "mlm")
-    tok.save_pretrained(tmp_path / "mlm")
+def test_context_mask_with_masked_lm(data_dir, tiny_mlm):
     c = DataDir(data_dir).load("en", "test")
-    r = make("context_mask", k=2).apply(c, 0, Context(mlm=str(tmp_path / "mlm")))
+    r = make("context_mask", k=2).apply(c, 0, Context(mlm=str(tiny_mlm)))
     filled = set(r.corpus.vocab.lookup(r.corpus.words[r.edit]))
     assert r.stats["tokens_edited"] > 0 and "[MASK]" not in filled and all(filled)

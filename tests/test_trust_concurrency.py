@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import random
-import socket
 import threading
-import time
 
 import pytest
 
@@ -52,22 +50,9 @@ def test_sixteen_threads_share_one_pipeline(onnx_dir):
 
 
 def _serve(app):
-    import uvicorn
+    from xner.export.server import serve_in_thread
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("server did not start")
-    return server, t, f"http://127.0.0.1:{port}"
+    return serve_in_thread(app)
 
 
 def test_concurrent_http_clients_get_sequential_answers(onnx_dir):

@@ -4,7 +4,6 @@ counts kept for the report's intervals (:mod:`.uncertainty`)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .identity import make_perturbation
@@ -35,26 +34,20 @@ class CellJob:
                         self.test_cap)
 
 
-def edit_rate(pert, stats: dict) -> dict:
-    """Requested vs achieved edit rate of a perturbed cell, in the perturbation's unit (entities or
-    tokens; a combination's first part's).  ``capped``: the eligible material (e.g. chunks shared
-    with training) held fewer units than the rate asks for, as the perturbation reports it (any
-    part of a combination); where it does not say, when the achieved rate falls short of the
-    requested one by more than three binomial standard deviations plus one unit."""
+def edit_rate(pert, row: dict) -> dict:
+    """Requested vs achieved edit rate of a perturbed cell's ``row`` (from ``run_cell``), in the
+    perturbation's unit (entities or tokens; a combination's first part's).  ``capped``: the eligible
+    material (e.g. chunks shared with training) held fewer units than the rate asks for, as every
+    perturbation reports it (any part of a combination)."""
     params = pert.params
     first = params if "rate" in params else next(iter(params.values()), {})
-    requested = first.get("rate")
+    stats = row["edit"]
     unit = pert.unit
-    n = int(stats.get("entities" if unit == "entities" else "tokens", 0))
-    achieved = float(stats.get("entity_edit_rate" if unit == "entities" else "token_edit_rate", 0.0))
-    reported = [st["capped"] for st in (stats.get("parts") or [stats]) if isinstance(st.get("capped"), bool)]
-    capped = None
-    if reported:
-        capped = any(reported)
-    elif requested is not None and n:
-        r = float(requested)
-        capped = bool(achieved < r - 3 * math.sqrt(r * (1 - r) / n) - 1 / n)
-    return {"unit": unit, "requested": requested, "achieved": achieved, "units": n, "capped": capped}
+    parts = row.get("parts") or [stats]
+    return {"unit": unit, "requested": first.get("rate"),
+            "achieved": float(stats.get("entity_edit_rate" if unit == "entities" else "token_edit_rate", 0.0)),
+            "units": int(stats.get("entities" if unit == "entities" else "tokens", 0)),
+            "capped": any(bool(st.get("capped")) for st in parts)}
 
 
 def _context(**kw):
@@ -110,6 +103,6 @@ def evaluate_group(onnx_dir: str, job: CellJob, g: Group, cells: list[dict],
             got: list = []
             row = run_cell(rt, corpus, pert, int(p["seed"]), ctx, clean, job.bootstrap, cache, got)
             counts = got[0].counts
-            row["edit_rate"] = edit_rate(pert, row["edit"])
+            row["edit_rate"] = edit_rate(pert, row)
         out.append((p, {**row, **common}, pack_counts(counts)))
     return out

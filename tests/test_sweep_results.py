@@ -253,3 +253,17 @@ def test_cell_identity_covers_every_input(tmp_path, data_dir):
     f = data / "fa" / "test.tsv"
     f.write_text(f.read_text(encoding="utf-8").replace("\tO\n", "\tB-LOC\n", 1), encoding="utf-8")
     assert {k for k, v in _keys(tmp_path, base, data).items() if v != k0[k]} == everything
+
+
+def test_capped_rate_of_a_combination_follows_its_parts(data_dir):
+    """A combination's own statistics carry no `capped`; its parts do, and the cell's edit rate must
+    say capped when any part was (the row keeps the parts beside `edit`)."""
+    from xner.experiments.cells import edit_rate
+    from xner.robustness import make
+
+    pert = make("entity_swap_shared+char_noise")
+    row = {"edit": {"entities": 100, "tokens": 400, "entity_edit_rate": 0.29, "token_edit_rate": 0.3},
+           "parts": [{"capped": True}, {"capped": False}]}
+    assert edit_rate(pert, row)["capped"] is True
+    row["parts"] = [{"capped": False}, {"capped": False}]
+    assert edit_rate(pert, row)["capped"] is False

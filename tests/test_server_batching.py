@@ -89,27 +89,18 @@ def test_full_queue_answers_503(onnx_dir):
 
     from xner.export.server import create_app
 
-    app = create_app(str(onnx_dir), provider="cpu", threads=1, max_queue=1)
+    app = create_app(str(onnx_dir), provider="cpu", threads=1, max_queue=1, batch_wait_ms=0)
     batcher = app.app.state.batcher
-    gate = threading.Event()
+    gate, entered = threading.Event(), threading.Event()
     real = batcher.run
-    batcher.run = lambda s: (gate.wait(10), real(s))[1]
+    batcher.run = lambda s: (entered.set(), gate.wait(10), real(s))[2]
     with TestClient(app) as c:
-        codes = []
-
-        def client():
-            codes.append(c.post("/predict", json={"text": "Anna Smith ."}).status_code)
-
-        threads = [threading.Thread(target=client) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for _ in range(200):
-            if codes.count(503) >= 1:
-                break
-            threading.Event().wait(0.02)
+        busy = batcher.submit([["Anna"]])  # the worker takes it and waits on the gate
+        assert entered.wait(10)
+        queued = batcher.submit([["Smith"]])  # fills the one place in the queue
+        r = c.post("/predict", json={"text": "Anna Smith ."})
+        assert r.status_code == 503 and "queue is full" in r.json()["error"]
         gate.set()
-        for t in threads:
-            t.join()
-        r503 = [x for x in codes if x == 503]
-        assert r503 and codes.count(200) >= 1 and len(codes) == 6
+        assert busy.result(timeout=10) and queued.result(timeout=10)
         assert c.post("/predict", json={"text": "Anna Smith ."}).status_code == 200  # serving again
+        assert 'xner_requests_total{status="503"} 1.0' in c.get("/metrics").text

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from xner.cli import command
+from xner.cli import command, emit, logs_to
+from xner.options import add_console, add_data, add_out
 
 from .suites import SUITES
 
@@ -16,21 +17,33 @@ def _bench(sub: argparse._SubParsersAction) -> None:
                        "run, after warm-up, and writes bench.json and bench.md with machine, threads and versions.")
     p.add_argument("--suite", default="all", choices=[*SUITES, "all"])
     p.add_argument("--quick", action="store_true", help="small inputs, few repeats")
-    p.add_argument("--data-dir", help="WikiANN folder for real data (default: $XNER_DATA_DIR or ../shared/data)")
-    p.add_argument("--out", default="bench-results", help="output folder (default bench-results)")
+    add_data(p, help="WikiANN folder for real data (default: $XNER_DATA_DIR or ../shared/data)")
+    add_out(p, required=False, default="bench-results", help="output folder (default bench-results)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="inference suite: cuda times PyTorch on the GPU and ONNX Runtime's CUDA provider (fp16)")
     p.add_argument("--models", help="inference suite: model sizes, comma separated (tiny, bert-base)")
     p.add_argument("--shapes", help="inference suite: BATCHxLENGTH list, e.g. 32x128")
-    p.set_defaults(func=run_bench)
+    p.add_argument("--no-require", dest="require", action="store_false",
+                   help="exit 0 even when a required ratio is not met (default: exit 4)")
+    add_console(p)
+    p.set_defaults(func=run_bench, **logs_to(lambda a: a.out))
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from .harness import markdown, write_results
     from .suites import run_suites
 
     results = run_suites(args.suite, args.quick, args.data_dir, args.device, args.models, args.shapes)
     js, md = write_results(results, args.out)
-    print(markdown(results))
-    print(f"results: {js} {md}")
+    unmet = [x for r in results for x in r.ratios if x.get("ok") is False]
+    emit(args, {"results": [asdict(r) for r in results], "files": [str(js), str(md)],
+                "unmet": unmet}, f"{markdown(results)}\nresults: {js} {md}")
+    if unmet and args.require:
+        from xner.console import say
+
+        say("xner: required ratio not met: " + "; ".join(
+            f"{x['name']} {x['speedup']:.2f}x < {x['required']}x" for x in unmet), important=True)
+        return 4
     return 0

@@ -7,7 +7,8 @@ model and the material it saw (:mod:`.material`); each group's model is built on
 written with their per-sentence counts to the results store (:mod:`.store`) by :func:`run_sweep`
 (:mod:`.run`).  :mod:`.results` flattens a store into one row per cell, :mod:`.analysis` and
 :mod:`.uncertainty` aggregate it over seeds and targets with intervals, :mod:`.report` (+
-:mod:`.plots`) writes tables and plots, and :mod:`.demo` does it all.
+:mod:`.plots`) writes tables and plots, and :mod:`.demo` does it all; :mod:`.planview` (+
+:mod:`.estimate`) lists what a sweep would build and compute, with its cost, without running it.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xner.langs import PAIRS
+
 from .identity import clean_key, variant
 from .plan import setting_label
 from .results import REF_COLUMNS, perturbation_label, rate_label
@@ -54,12 +56,14 @@ class Cond:
     target: str
     weighting: str
     variant: str
+    title: str = ""  # the setting's label (config ``label``, or one with a budget or an ensemble), if any
+    plain: bool = True  # False for a student with a labelled budget or several teachers of one language
     clean: dict[int, dict] = field(default_factory=dict)  # training seed -> clean cell
     pert: dict[tuple[str, str], dict[int, list[dict]]] = field(default_factory=dict)  # (pert, rate) -> seed -> cells
 
     @property
     def label(self) -> str:
-        return setting_label(self.kind, self.spec, self.weighting)
+        return self.title or setting_label(self.kind, self.spec, self.weighting)
 
     @property
     def family(self) -> str:
@@ -86,8 +90,8 @@ class Analysis:
         for r in rows:
             p = r["params"]
             k = (p["model"], p["setting"], p.get("sources_spec", ""), tuple(p["sources"]), p["target"],
-                 p.get("weighting") or "", variant(p))
-            c = conds.setdefault(k, Cond(*k))
+                 p.get("weighting") or "", variant(p), p.get("label") or "")
+            c = conds.setdefault(k, Cond(*k, plain=not p.get("budget") and int(p.get("teachers") or 1) == 1))
             seed = int(p.get("train_seed") or 0)
             if p["perturbation"] == "clean":
                 c.clean[seed] = r
@@ -157,13 +161,17 @@ class Analysis:
     # -- baselines and contrasts -------------------------------------------------------------------
 
     def baseline(self, c: Cond, which: str) -> Cond | None:
-        """``student1``: the 1-source student of c's model and target (of c's source family when there
-        is one, e.g. related:1 for related:3); ``zero-shot``: its first zero-shot setting."""
+        """``student1``: the single-best-source student of c's model and target, fixed a priori as the
+        student of the study's paired language alone (one teacher, its whole material; the ``pair``
+        student); where there is none, the 1-source student (of c's source family when there is one,
+        e.g. related:1 for related:3); ``zero-shot``: its first zero-shot setting."""
         same = [o for o in self.conds if o.model == c.model and o.target == c.target]
         if which == "student1":
-            cands = [o for o in same if o.kind == "student" and len(o.sources) == 1]
+            pair = next((p.hrl for p in PAIRS if p.lrl == c.target), None)
+            cands = [o for o in same if o.kind == "student" and len(o.sources) == 1 and o.plain]
+            best = [o for o in cands if o.sources == (pair,)]
             fam = [o for o in cands if o.family == c.family]
-            cands = fam or cands
+            cands = best or fam or cands
         else:
             cands = [o for o in same if o.kind == "zero-shot"]
         if not cands:

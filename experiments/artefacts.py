@@ -33,7 +33,7 @@ from xner.hub import mbert_vocab
 from xner.io import dumps
 
 from .material import Material
-from .plan import Group, languages
+from .plan import Group, Teacher, languages, teacher_plan
 
 __all__ = ["DONE", "OWNER", "Artifacts", "Step", "artifact_key", "build_once", "build_record", "folder_lock",
            "read_done"]
@@ -164,14 +164,17 @@ class Artifacts:
     resolved model (with its vocabulary), the content of the material it saw (:class:`Material`),
     hyperparameters and training seed."""
 
-    def __init__(self, root: Path, cfg: dict, models: dict[str, dict], material: Material):
+    def __init__(self, root: Path, cfg: dict, models: dict[str, dict], material: Material, build: bool = True):
         self.root = root
         self.cfg = cfg
         self.models = models
         self.material = material
         self.data_name = material.source_name
         self._identity: dict[str, dict] = {}
-        root.mkdir(parents=True, exist_ok=True)
+        self._pretrained: dict[str, str] = {}
+        self.building = build  # False (a plan): nothing is built, not even a base model; names only
+        if build:
+            root.mkdir(parents=True, exist_ok=True)
 
     # -- what a model is ---------------------------------------------------------------------------
 
@@ -185,9 +188,14 @@ class Artifacts:
             out = {"spec": core, "substituted_for": spec.get("substitutes")}
             if "path" in spec:
                 out["sha256"] = model_sha256(spec["path"])
+            elif "pretrain" in spec:  # the folder's name is the hash of all its inputs
+                base = Path(self.base_model(name))
+                out["base"] = base.name
+                out["vocab_sha256"] = (read_done(base) or {}).get("vocab_sha256")
             elif "init" in spec:
                 base = Path(self.base_model(name))
-                card = json.loads((base / "xner_model.json").read_text(encoding="utf-8"))
+                card = json.loads((base / "xner_model.json").read_text(encoding="utf-8")) \
+                    if self.building or read_done(base) is not None else {}  # a plan of an unbuilt base: unknown
                 out["vocab_sha256"] = card.get("vocab_sha256")
                 out["base"] = base.name
             self._identity[name] = out
@@ -216,6 +224,14 @@ class Artifacts:
             return spec["hub"]
         if "path" in spec:
             return spec["path"]
+        if "pretrain" in spec:
+            from .pretrained import pretrained_folder
+
+            if name not in self._pretrained:  # (hashing the text of every language is not free)
+                self._pretrained[name] = pretrained_folder(self.root, spec, self.material, artifact_key,
+                                                           build_once if self.building else None,
+                                                           lambda m: (self.base_model(m), self._model_key(m)))
+            return self._pretrained[name]
         init = dict(spec["init"])
         tok_langs = languages(self.cfg) if init.get("vocab") is None else []
         material = {lang: self.material.sha256(lang, "train") for lang in tok_langs}
@@ -238,7 +254,8 @@ class Artifacts:
             return {"init": spec["init"], "tokenizer_material": material}
 
         folder = f"init-{artifact_key([spec['init'], material])}"
-        build_once(self.root, folder, build)
+        if self.building:
+            build_once(self.root, folder, build)
         return str(self.root / folder)
 
     # -- trained, distilled, exported: the sweep's graph of steps, each built once ---------------------
@@ -259,26 +276,30 @@ class Artifacts:
         return {"hyperparameters": resolve(dcfg.pop("preset", "student"), **dcfg), "student": student,
                 "student_layers": layers}
 
-    def train_step(self, model: str, langs: tuple[str, ...], seed: int) -> Step:
-        """Fine-tuning ``model`` on the training material of ``langs`` with ``seed``."""
-        material = [(x, self.material.sha256(x, "train")) for x in langs]
-        name = "train-" + artifact_key([self._model_key(model), material, self.train_hp(), int(seed)])
-        return Step("train", name, (), (self.base_model(model), tuple(langs), int(seed), model))
+    def train_step(self, model: str, langs: tuple[str, ...], seed: int, sentences: int = 0) -> Step:
+        """Fine-tuning ``model`` on the training material of ``langs`` with ``seed``; ``sentences``: on
+        that many sentences of one language's (:meth:`Material.part`, seeded by ``seed``)."""
+        n = int(sentences) if sentences and len(langs) == 1 and sentences < len(self.material.train(langs[0])) else 0
+        material = [(x, self.material.part_sha256(x, n, seed)) for x in langs]
+        sub = [{"sentences": n}] if n else []  # (keys of whole-material models stay as they were)
+        name = "train-" + artifact_key([self._model_key(model), material, self.train_hp(), int(seed), *sub])
+        return Step("train", name, (), (self.base_model(model), tuple(langs), int(seed), model, n))
 
     def distill_steps(self, model: str, sources: tuple[str, ...], target: str, weighting: str,
-                      seed: int) -> list[Step]:
-        """A student of the teachers trained with the same seed, distilled with that seed: the
-        teachers' steps, then the student's."""
-        teachers = [self.train_step(model, (s,), seed) for s in sources]
+                      seed: int, plan: list[Teacher] | None = None) -> list[Step]:
+        """A student distilled with ``seed`` from the teachers of ``plan`` (:func:`.plan.teacher_plan`;
+        default: one per source, trained with the same seed): the teachers' steps, then the student's."""
+        plan = [Teacher(*t) for t in plan] if plan else [Teacher(s, seed, 0) for s in sources]
+        teachers = [self.train_step(model, (t.lang,), t.seed, t.sentences) for t in plan]
         d = self.distill_hp()
         names = [t.name for t in teachers]  # artefact names are hashes of their inputs
         langid = weighting != "uniform" and len(sources) > 1
         material = [self.material.sha256(target, "train"), names,
-                    [self.material.sha256(s, "train") for s in sources] if langid else None]
+                    [self.material.part_sha256(t.lang, t.sentences, t.seed) for t in plan] if langid else None]
         name = f"distill-{artifact_key([material, target, weighting, d, int(seed)])}"
         paths = tuple(str(self.root / n) for n in names)
         base = paths[0] if d["student"] == "teacher" else self.base_model(model)
-        args = (paths, base, tuple(sources), target, weighting, int(seed), langid)
+        args = (paths, base, tuple(plan), target, weighting, int(seed), langid)
         return [*teachers, Step("distill", name, tuple(names), args)]
 
     def export_step(self, model_dir: str, target: str) -> Step:
@@ -291,10 +312,14 @@ class Artifacts:
         """What a group's cells need, in build order: the model's steps (a student's teachers first),
         then its export (the last)."""
         if g.setting == "student":
-            model = self.distill_steps(g.model, g.sources, g.target, g.weighting, g.train_seed)
+            plan = teacher_plan(g, lambda x: len(self.material.train(x)))
+            model = self.distill_steps(g.model, g.sources, g.target, g.weighting, g.train_seed, plan)
         else:
             model = [self.train_step(g.model, g.sources, g.train_seed)]
         return [*model, self.export_step(str(self.root / model[-1].name), g.target)]
+
+    def is_built(self, step: Step) -> bool:
+        return read_done(self.root / step.name) is not None
 
     def build(self, step: Step) -> dict:
         """Build ``step`` once (:func:`build_once`; training and distillation resume) and return its
@@ -302,24 +327,28 @@ class Artifacts:
         fn = {"train": self._train, "distill": self._distill, "export": self._export}[step.kind]
         return build_once(self.root, step.name, partial(fn, *step.args), resumable=step.kind != "export")
 
-    def _train(self, base: str, langs: tuple[str, ...], seed: int, model: str, d: Path) -> dict:
+    def _train(self, base: str, langs: tuple[str, ...], seed: int, model: str, sentences: int, d: Path) -> dict:
         from xner.training.finetune import finetune
 
-        card = finetune(base, [self.material.train(x) for x in langs], None, d, self.train_hp(), seed=seed,
-                        setting="multi" if len(langs) > 1 else "single", data=self.data_name, **_fresh(finetune))
-        return {"model": model, "langs": langs, "seed": seed, "steps": card["steps"]}
+        card = finetune(base, [self.material.part(x, sentences, seed) for x in langs], None, d, self.train_hp(),
+                        seed=seed, setting="multi" if len(langs) > 1 else "single", data=self.data_name,
+                        **_fresh(finetune))
+        shutil.rmtree(d / "checkpoints", ignore_errors=True)  # only for resuming; a finished model needs none
+        return {"model": model, "langs": langs, "seed": seed, "steps": card["steps"],
+                **({"sentences": sentences} if sentences else {})}
 
-    def _distill(self, teachers: tuple[str, ...], base: str, sources: tuple[str, ...], target: str, weighting: str,
+    def _distill(self, teachers: tuple[str, ...], base: str, parts: tuple[Teacher, ...], target: str, weighting: str,
                  seed: int, langid: bool, out: Path) -> dict:
         from xner.training.distill import distill
 
         d = self.distill_hp()
         t = self.material.train(target)
         unl = t.with_tags(np.zeros_like(t.tags))
-        srcs = [self.material.train(s) for s in sources] if langid else None
+        srcs = [self.material.part(t[0], t[2], t[1]) for t in parts] if langid else None
         card = distill(list(teachers), unl, base, out, d["hyperparameters"], seed=seed, weighting=weighting,
                        source_corpora=srcs, student_layers=d["student_layers"], data=self.data_name,
                        **_fresh(distill))
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
         return {"teachers": list(teachers), "weights": card["weights"], "seed": seed}
 
     def _export(self, model_dir: str, target: str, d: Path) -> dict:

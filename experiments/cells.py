@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .identity import make_perturbation
 from .material import Material
-from .plan import Group, material_langs
+from .plan import Group, material_langs, material_parts
 from .uncertainty import pack_counts
 
 __all__ = ["CellJob", "edit_rate", "evaluate_group"]
@@ -26,6 +26,7 @@ class CellJob:
     test_cap: int
     bootstrap: int
     incremental: bool = True
+    mlm: str | None = None  # the masked LM filling context_mask (None: the mask token)
 
     def material(self) -> Material:
         from xner.datadir import open_source
@@ -87,9 +88,9 @@ def evaluate_group(onnx_dir: str, job: CellJob, g: Group, cells: list[dict],
     cache = PredictionCache(rt) if job.incremental else None  # infer only what each perturbation changed
     corpus = mat.test(g.target)
     langs = material_langs(g)
-    train = mat.training(langs)
+    train = mat.training_parts(material_parts(g, lambda x: len(mat.train(x))))  # a student's: its teachers' union
     ov = _overlap(train, corpus, g.target, langs)
-    ctx = _context(train=train, runtime=rt, source=mat.source, lang=g.target, vectors=vectors)
+    ctx = _context(train=train, runtime=rt, source=mat.source, lang=g.target, vectors=vectors, mlm=job.mlm)
     clean, clean_row = clean_cell(rt, corpus, job.bootstrap, cache)
     common = {"overlap": {k: v for k, v in ov.items() if isinstance(v, float | int)},
               "test_sentences": len(corpus), "material_sentences": len(train)}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xner.cli import add_data_dir, command, set_torch_threads
+from xner.cli import command, emit, logs_to, set_torch_threads
+from xner.options import add_console, add_data, add_out
 
 
 def _train_seeds(p: argparse.ArgumentParser) -> None:
@@ -32,9 +33,21 @@ def _sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-incremental", dest="incremental", action="store_false", default=None,
                    help="re-infer every sentence of every cell (default: the config's incremental, true: only "
                    "sentences a perturbation changed)")
+    p.add_argument("--plan", action="store_true",
+                   help="only list the conditions, the models to train, distil and export (and which are built), the "
+                   "cells and an estimate of the cost; runs, trains and downloads nothing")
     _train_seeds(p)
-    add_data_dir(p)
-    p.set_defaults(func=run_sweep_cmd)
+    add_data(p)
+    add_console(p)
+    p.set_defaults(func=run_sweep_cmd, **logs_to(_store_folder))
+
+
+def _store_folder(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
+    from .config import load_config
+
+    return str(Path(args.store).parent) if args.store else f"runs/{load_config(args.config)['name']}"
 
 
 def run_sweep_cmd(args: argparse.Namespace) -> int:
@@ -46,11 +59,18 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
     if args.incremental is not None:
         cfg["incremental"] = args.incremental
     store = args.store or f"runs/{cfg['name']}/results.sqlite"
+    if args.plan:
+        from .planview import render_plan, sweep_plan
+
+        pl = sweep_plan(cfg, args.data_dir, args.repair, artifacts=args.artifacts, store=store)
+        emit(args, pl, render_plan(pl) if not getattr(args, "json", False) else
+             f"plan of {pl['config']}: {pl['cells']} cells, estimate {pl['estimate_seconds']:.0f} s")
+        return 0
     set_torch_threads()
     r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address,
                   artifacts=args.artifacts)
-    print(f"sweep {cfg['name']} (run {r['run']}): {r['cells']} cells, {r['skipped']} already done, {r['written']} "
-          f"written -> {r['store']}")
+    emit(args, {"config": cfg["name"], **r}, f"sweep {cfg['name']} (run {r['run']}): {r['cells']} cells, "
+         f"{r['skipped']} already done, {r['written']} written -> {r['store']}")
     return 0
 
 
@@ -65,10 +85,11 @@ def _report(sub: argparse._SubParsersAction) -> None:
                        "intervals over sentences x training seeds; contrasts; reference numbers where comparable), "
                        "cells.csv (one row per cell), more CSV tables, PNG plots and correlations from a sweep's store.")
     p.add_argument("store", help="SQLite results file from xner sweep")
-    p.add_argument("--out", required=True, help="output folder (new, empty, or an earlier report's)")
+    add_out(p, help="output folder (new, empty, or an earlier report's)")
     _selection(p)
     p.add_argument("--bootstrap", type=int, default=None, help="bootstrap replicates (default: the sweep's)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder that holds no report")
+    add_console(p)
     p.set_defaults(func=run_report)
 
 
@@ -76,7 +97,8 @@ def run_report(args: argparse.Namespace) -> int:
     from .report import build
 
     r = build(args.store, args.out, args.run, args.bootstrap, args.overwrite)
-    print(f"report: {r['report']} ({r['cells']} cells); cells: {r['cells_csv']}; plots: {', '.join(r['plots'])}")
+    emit(args, {k: v for k, v in r.items() if k != "main_table"},
+         f"report: {r['report']} ({r['cells']} cells); cells: {r['cells_csv']}; plots: {', '.join(r['plots'])}")
     return 0
 
 
@@ -92,6 +114,7 @@ def _results(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="write to this file instead of stdout (parquet needs it)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     _selection(p)
+    add_console(p, json=False)
     p.set_defaults(func=run_results)
 
 
@@ -120,11 +143,12 @@ def _demo(sub: argparse._SubParsersAction) -> None:
                        "models built by init-model; native, zero-shot, single- and two-source students, each trained "
                        "once per training seed; ONNX int8; perturbed, evaluated) and write its report. Data from "
                        "--data-dir or XNER_DATA_DIR.")
-    add_data_dir(p)
-    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    add_data(p)
+    add_out(p, required=False, default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     _train_seeds(p)
-    p.set_defaults(func=run_demo_cmd)
+    add_console(p)
+    p.set_defaults(func=run_demo_cmd, **logs_to(lambda a: a.out))
 
 
 def run_demo_cmd(args: argparse.Namespace) -> int:
@@ -139,7 +163,9 @@ def run_demo_cmd(args: argparse.Namespace) -> int:
     set_torch_threads()
     r = run_demo(d, args.out, args.executor, args.repair, train_seeds=seeds)
     sweep, rep = r["sweep"], r["report"]
-    print(rep["main_table"])
-    print(f"\ndemo finished in {time.time() - t0:.0f} s: {sweep['cells']} cells ({sweep['skipped']} reused).")
-    print(f"report: {rep['report']}\ncells:  {rep['cells_csv']}\nplots:  {', '.join(rep['plots'])}")
+    secs = round(time.time() - t0, 1)
+    emit(args, {"seconds": secs, "sweep": sweep, "report": {k: v for k, v in rep.items() if k != "main_table"}},
+         f"{rep['main_table']}\n\ndemo finished in {secs:.0f} s: {sweep['cells']} cells ({sweep['skipped']} "
+         f"reused).\nreport: {rep['report']}" + (f"\nhtml:   {rep['html']}" if rep.get("html") else "")
+         + f"\ncells:  {rep['cells_csv']}\nplots:  {', '.join(rep['plots'])}\nlog:    {args.out}/xner.log")
     return 0

@@ -9,7 +9,8 @@ from pathlib import Path
 from xner.errors import XnerError
 from xner.hub import hub_reachable
 
-__all__ = ["CONFIG_DIR", "SETTING_KINDS", "builtin_configs", "load_config", "parse_seeds", "resolve_models"]
+__all__ = ["CONFIG_DIR", "SETTING_KINDS", "builtin_configs", "load_config", "parse_seeds", "resolve_mlm",
+           "resolve_models"]
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 SETTING_KINDS = ("native", "zero-shot", "joint", "student")
@@ -66,13 +67,15 @@ def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
             raise XnerError(f"setting kind must be one of {', '.join(SETTING_KINDS)}; got {s.get('kind')!r}")
     cfg.setdefault("perturbations", ["entity_swap_shared", "context_swap", "entity_and_context", "name_swap",
                                      "place_swap"])
-    from .plan import perturbation_entry
+    from .plan import perturbation_entry, perturbation_rates
 
-    for item in cfg["perturbations"]:
-        perturbation_entry(item)
     cfg.setdefault("rates", ["default"])
     for rate in cfg["rates"]:  # checked now, not after the models are trained; cells keep the values as written
         parse_rate(rate)
+    for item in cfg["perturbations"]:
+        perturbation_entry(item)
+        for rate in perturbation_rates(item, []):  # a perturbation's own rates
+            parse_rate(rate)
     cfg.setdefault("seeds", [0])  # perturbation seeds
     if "train_seed" in cfg and "train_seeds" not in cfg:  # the old single-seed key
         cfg["train_seeds"] = [cfg.pop("train_seed")]
@@ -104,6 +107,8 @@ def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
     gpus = cfg.setdefault("gpus_per_task", 0)
     if isinstance(gpus, bool) or not isinstance(gpus, int | float) or gpus < 0:
         raise XnerError(f"'gpus_per_task' must be a number >= 0 (a fraction shares a GPU); got {gpus!r}")
+    if not isinstance(cfg.get("mlm") or "", str):  # the masked LM that fills context_mask (none: the mask token)
+        raise XnerError(f"'mlm' is a masked LM (a folder or hub id); got {cfg['mlm']!r}")
     if not isinstance(cfg.get("artifacts", ""), str):
         raise XnerError(f"'artifacts' is a folder (shared by every Ray node); got {cfg['artifacts']!r}")
     return cfg
@@ -125,10 +130,30 @@ def resolve_models(cfg: dict) -> dict[str, dict]:
                     raise XnerError(f"model {name} needs the Hugging Face hub, which is not reachable; give it a "
                                     "'fallback' model")
                 fb_spec = fb if isinstance(fb, dict) else models.get(fb)
-                if not isinstance(fb_spec, dict) or not ("init" in fb_spec or "path" in fb_spec):
-                    raise XnerError(f"model {name}: fallback {fb!r} must be an offline model (an init or path "
-                                    "spec, or the name of such a model of the config)")
-                out[name] = {**fb_spec, "substitutes": spec["hub"]}
-                continue
+                if not isinstance(fb_spec, dict) or not ("init" in fb_spec or "path" in fb_spec
+                                                         or "pretrain" in fb_spec):
+                    raise XnerError(f"model {name}: fallback {fb!r} must be an offline model (an init, pretrain "
+                                    "or path spec, or the name of such a model of the config)")
+                spec = {**fb_spec, "substitutes": spec["hub"]}
+        if "pretrain" in spec:
+            from .pretrained import check_spec
+
+            check_spec(name, spec)
         out[name] = spec
+    from .pretrained import lapt_specs
+
+    out.update(lapt_specs(cfg, out))
     return out
+
+
+def resolve_mlm(cfg: dict) -> str | None:
+    """The masked LM that fills ``context_mask`` (config ``mlm``): a local folder, or a hub id when the
+    hub answers; None (``context_mask`` then fills the evaluated model's mask token) when none is
+    given or the hub cannot be reached."""
+    m = cfg.get("mlm") or None
+    if m is None or Path(m).exists() or hub_reachable():
+        return m
+    import logging
+
+    logging.getLogger("xner.sweep").warning("mlm %s: the hub is not reachable; context_mask fills the mask token", m)
+    return None

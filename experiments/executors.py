@@ -9,6 +9,7 @@ evaluation are tasks that run as soon as what they need is built.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from .artefacts import Artifacts
 from .cells import CellJob, evaluate_group
@@ -19,16 +20,28 @@ __all__ = ["EXECUTORS", "CellJob", "run_local", "run_ray"]
 
 #: receives each finished cell: (params, row, the export info of its model, its packed counts)
 Write = Callable[[dict, dict, dict, bytes], None]
-#: told which group is being prepared (for progress display)
-Show = Callable[[str], None]
+
+
+class Show(Protocol):
+    """The progress display: told the current stage, and each model built (a finished cell is
+    counted by ``write``)."""
+
+    def stage(self, text: str) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
 
 
 def run_local(todo: list[tuple[Group, list[dict]]], arts: Artifacts, job: CellJob, write: Write, show: Show,
               ray_address: str | None = None) -> None:
-    """Group after group in this process."""
+    """Group after group in this process: its models built step by step, then its cells evaluated."""
     for g, cells in todo:
-        show(g.label)
-        onnx, info = arts.for_group(g)
+        for s in arts.steps(g):
+            if not arts.is_built(s):
+                show.stage(f"{s.kind} {g.label}")
+                arts.build(s)
+                show.advance(1)
+        show.stage(f"evaluate {g.label}")
+        onnx, info = arts.for_group(g)  # built: returns the export's folder and info
         for p, row, counts in evaluate_group(onnx, job, g, cells, arts.vectors_model(g.model)):
             write(p, row, info, counts)
 

@@ -83,14 +83,20 @@ def run_ray(todo: list[tuple[Group, list[dict]]], arts: Artifacts, job: CellJob,
         onnx = str(arts.root / export)
         for i in range(0, len(cells), 4):
             pending[evaluate.remote(onnx, job, g, cells[i : i + 4], arts.vectors_model(g.model), *after)] = onnx
-    show(f"ray: {sum(t is not None for t in tasks.values())} artefacts to build, {len(pending)} cell tasks")
+    building = {ref: name for name, ref in tasks.items() if ref is not None}
+    show.stage(f"ray: {len(building)} models to build, {len(pending)} cell tasks")
     infos: dict[str, dict] = {}
     while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
+        ready, _ = ray.wait(list(pending) + list(building), num_returns=1)
         for ref in ready:
+            if ref in building:  # a model built (its failure surfaces with the cells that need it)
+                show.stage(f"built {building.pop(ref)}")
+                show.advance(1)
+                continue
             onnx = pending.pop(ref)
             results = ray.get(ref)
             if onnx not in infos:  # the export's info, recorded with every row of its model
                 infos[onnx] = read_done(Path(onnx)) or {}
             for p, row, counts in results:
                 write(p, row, infos[onnx], counts)
+    show.advance(len(building))  # models no cell waited for (none in a consistent plan)

@@ -11,7 +11,11 @@ the perturbation's resolved parameters and ``identity``, the part every cell of 
 * ``data``: the source's name, the split scheme, split seed and caps, and content fingerprints of the
   training material of every language the model saw, of the text a student was distilled on and of
   the test set;
-* ``train_seed`` and the bootstrap size.
+* ``train_seed`` and the bootstrap size;
+* for a student with a labelled ``budget`` or several teachers per language (``seeds:n``):
+  ``teachers``, each teacher's language, seed, training sentences and their content fingerprint, and
+  the ``budget`` as written (its training material in ``data`` is then the union of the teachers');
+* the masked LM that filled ``context_mask`` (config ``mlm``; its cells only).
 
 Change any of them and the cell gets a new key: a rerun into the same store computes it afresh and
 leaves the old row in place (it stays attributed to the run that wrote it).  ``variant`` hashes the
@@ -24,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+from xner.fingerprint import corpus_sha256
+
 from .artefacts import Artifacts
-from .plan import Group, material_langs
+from .plan import Group, material_langs, material_parts
 from .store import cell_key
 
 __all__ = ["IDENTITY_VERSION", "cell_params", "clean_key", "group_identity", "make_perturbation", "model_id", "variant"]
@@ -50,6 +56,15 @@ def model_id(spec_identity: dict) -> str:
 def group_identity(arts: Artifacts, g: Group, bootstrap: int, incremental: bool = True) -> dict:
     mat = arts.material
     student = g.setting == "student"
+    extra: dict = {}
+    material = {lang: mat.sha256(lang, "train") for lang in material_langs(g)}
+    if student and (g.budget or g.teachers > 1):
+        parts = material_parts(g, lambda x: len(mat.train(x)))
+        extra = {"budget": g.budget or None, "teachers": [
+            {"lang": t.lang, "seed": t.seed, "sentences": t.sentences or len(mat.train(t.lang)),
+             "sha256": mat.part_sha256(t.lang, t.sentences, t.seed)} for t in parts]}
+        material = {lang: corpus_sha256(mat.training_parts([t for t in parts if t.lang == lang]))
+                    for lang in dict.fromkeys(t.lang for t in parts)}
     return {
         "version": IDENTITY_VERSION,
         "model": arts.model_identity(g.model),
@@ -57,19 +72,21 @@ def group_identity(arts: Artifacts, g: Group, bootstrap: int, incremental: bool 
         "distill": arts.distill_hp() if student else None,
         "export": arts.cfg["export"],
         "data": {"source": mat.source_name, "split": mat.describe(),
-                 "material": {lang: mat.sha256(lang, "train") for lang in material_langs(g)},
+                 "material": material,
                  "distilled_on": mat.sha256(g.target, "train") if student else None,
                  "test": mat.sha256(g.target, "test")},
         "train_seed": g.train_seed,
         "bootstrap": int(bootstrap),
         # exact for float graphs; int8 tags can depend on batch-mates, so the path is part of the identity
         "inference": "incremental" if incremental else "full",
+        **extra,
     }
 
 
-def cell_params(cells: list[dict], identity: dict, vectors: dict | None = None) -> list[dict]:
+def cell_params(cells: list[dict], identity: dict, vectors: dict | None = None, mlm: str | None = None) -> list[dict]:
     """A group's planned cells with their model, resolved perturbation parameters and identity;
-    ``vectors`` (the fixed encoder of the study's P2) joins the cells of perturbations that use it."""
+    ``vectors`` (the fixed encoder of the study's P2) joins the cells of perturbations that use it,
+    ``mlm`` (the masked LM filling ``context_mask``, when one is set) the cells of that one."""
     resolved: dict[str, dict] = {}
     out = []
     for c in cells:
@@ -82,6 +99,8 @@ def cell_params(cells: list[dict], identity: dict, vectors: dict | None = None) 
                 resolved[k] = {"perturbation_params": json.loads(json.dumps(pert.params, default=str))}
                 if vectors is not None and "context_swap" in pert.name.split("+"):
                     resolved[k]["vectors"] = vectors
+                if mlm and "context_mask" in pert.name.split("+"):
+                    resolved[k]["mlm"] = mlm
             extra = resolved[k]
         out.append({**c, "model_id": model_id(identity["model"]),
                     "substituted_for": identity["model"].get("substituted_for"), **extra, "identity": identity})
@@ -90,7 +109,7 @@ def cell_params(cells: list[dict], identity: dict, vectors: dict | None = None) 
 
 def clean_key(params: dict) -> str:
     """The key of the clean cell of a cell's group (the model's unperturbed test set)."""
-    p = {k: v for k, v in params.items() if k not in ("perturbation_args", "vectors")}
+    p = {k: v for k, v in params.items() if k not in ("perturbation_args", "vectors", "mlm")}
     p.update(perturbation="clean", rate=None, seed=None)
     if "perturbation_params" in params:
         p["perturbation_params"] = None
@@ -104,5 +123,8 @@ def variant(params: dict) -> str:
     ident = dict(params.get("identity") or {})
     data = dict(ident.pop("data", None) or {})
     ident.pop("train_seed", None)
+    teachers = ident.pop("teachers", None)  # their seeds follow the training seed: only languages and sizes
     cond = {**ident, "data": {"source": data.get("source"), "split": data.get("split")}}
+    if teachers:
+        cond["teachers"] = [[t.get("lang"), t.get("sentences")] for t in teachers]
     return hashlib.sha256(json.dumps(cond, sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -29,6 +29,7 @@ class Material:
         self.test_cap = int(test_cap or 0)
         self._corpora: dict[tuple[str, str], Corpus] = {}
         self._sha: dict[tuple[str, str], str] = {}
+        self._parts: dict[tuple[str, int, int], Corpus] = {}
 
     @classmethod
     def of(cls, source, cfg: dict) -> Material:
@@ -60,10 +61,71 @@ class Material:
     def test(self, lang: str) -> Corpus:
         return self.corpus(lang, "test")
 
+    def part(self, lang: str, sentences: int = 0, seed: int = 0) -> Corpus:
+        """A teacher's share of ``lang``'s training material: all of it (``sentences`` 0, or as many
+        as it has), else ``sentences`` of them, the first of a permutation seeded by ``seed`` (the
+        teacher's training seed), kept in corpus order; the same seed gives nested subsets."""
+        full = self.train(lang)
+        if not sentences or sentences >= len(full):
+            return full
+        key = (lang, int(sentences), int(seed))
+        if key not in self._parts:
+            idx = np.sort(np.random.default_rng(int(seed)).permutation(len(full))[: int(sentences)])
+            c = full.subset(idx)
+            c.meta["budget"] = {"sentences": int(sentences), "seed": int(seed)}
+            self._parts[key] = c
+        return self._parts[key]
+
+    def part_sha256(self, lang: str, sentences: int = 0, seed: int = 0) -> str:
+        """Content fingerprint of :meth:`part` (that of the whole material when it is all of it)."""
+        if not sentences or sentences >= len(self.train(lang)):
+            return self.sha256(lang, "train")
+        key = (lang, f"part:{int(sentences)}:{int(seed)}")
+        if key not in self._sha:
+            self._sha[key] = corpus_sha256(self.part(lang, sentences, seed))
+        return self._sha[key]
+
+    def training_parts(self, parts) -> Corpus:
+        """The union of (language, seed, sentences) parts (``plan.material_parts``: e.g. a student's
+        teachers'), per language in order of first appearance: a language's whole material if any part
+        is all of it, else the union of its parts' sentences."""
+        by_lang: dict[str, list] = {}
+        for lang, seed, n in parts:
+            by_lang.setdefault(lang, []).append((int(seed), int(n)))
+        out = []
+        for lang, ps in by_lang.items():
+            full = self.train(lang)
+            if any(not n or n >= len(full) for _, n in ps):
+                out.append(full)
+            elif len(ps) == 1:
+                out.append(self.part(lang, ps[0][1], ps[0][0]))
+            else:
+                idx = np.unique(np.concatenate([np.random.default_rng(s).permutation(len(full))[:n] for s, n in ps]))
+                out.append(full.subset(idx))
+        return out[0] if len(out) == 1 else concat(out, lang="+".join(by_lang))
+
     def training(self, langs: tuple[str, ...] | list[str]) -> Corpus:
         """The training material of several languages, as one corpus."""
         parts = [self.train(x) for x in langs]
         return parts[0] if len(parts) == 1 else concat(parts, lang="+".join(langs))
+
+    def unlabelled(self, lang: str) -> list[Corpus]:
+        """The text a pretraining step may read for ``lang`` (its tags are never used): its whole training
+        portion under the split scheme, uncapped, and its ``extra`` split where the source has one;
+        never a test or dev sentence."""
+        from xner.splits import load_split
+
+        out = [load_split(self.source, lang, "train", self.scheme, self.split_seed)]
+        if self.source.has(lang, "extra"):
+            out.append(self.source.load(lang, "extra"))
+        return out
+
+    def unlabelled_sha256(self, lang: str) -> list[str]:
+        """Content fingerprints of :meth:`unlabelled` (computed once per language)."""
+        key = (lang, "unlabelled")
+        if key not in self._sha:
+            self._sha[key] = [corpus_sha256(c) for c in self.unlabelled(lang)]
+        return self._sha[key]
 
     def sha256(self, lang: str, split: str) -> str:
         """Content fingerprint of ``corpus(lang, split)``."""

@@ -79,7 +79,7 @@ def _research(points: list[dict], prs: list, out: Path, plt) -> Path:
         ax.set_xlim(min(ks or [1]) - 0.4, max(ks or [1]) + 0.4)
         ax.set_title(f"{pr[0]} @ {pr[1]}", fontsize=9)
         ax.set_xlabel("number of source languages")
-        ax.set_ylabel("ΔF1 - ΔF1(1-source student), points")
+        ax.set_ylabel("ΔF1 - ΔF1(pair student), points")
     for j in range(len(prs), rows * cols):
         axes[j // cols][j % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()

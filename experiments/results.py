@@ -15,6 +15,7 @@ from xner.errors import XnerError
 from xner.io import atomic_write, dumps
 
 from .identity import variant
+from .plan import setting_label
 
 __all__ = ["COLUMNS", "OVERLAP", "REF_COLUMNS", "flat_rows", "perturbation_label", "rate_label", "reference",
            "reference_f1", "write_table"]
@@ -24,7 +25,7 @@ REF_COLUMNS = {"clean": "clean", "entity_swap_shared": "entity_swap_shared", "co
                "entity_swap_shared+context_swap": "entity_and_context", "entity_and_context": "entity_and_context",
                "name_swap": "name_swap", "place_swap": "place_swap"}
 OVERLAP = ("entity_token_overlap", "shared_chunks_unique", "seen_chunk_share", "o_word_overlap")
-COLUMNS = ("model", "model_id", "substituted_for", "setting", "sources_spec", "sources", "target", "weighting",
+COLUMNS = ("model", "model_id", "substituted_for", "setting", "label", "sources_spec", "sources", "target", "weighting",
            "train_seed", "perturbation", "rate", "seed", "f1", "f1_lo", "f1_hi", "clean_f1", "delta_f1", "delta_f1_lo",
            "delta_f1_hi", "relative_drop", "edit_rate_unit", "edit_rate_requested", "edit_rate_achieved",
            "edit_rate_capped", "entity_edit_rate", "token_edit_rate", *OVERLAP, "test_sentences", "split_scheme",
@@ -89,7 +90,9 @@ def _flat(r: dict, ref: dict) -> dict:
     f1ci, dci = ci.get("f1"), ci.get("delta_f1")
     ov = r.get("overlap") or {}
     return {"model": p["model"], "model_id": p.get("model_id"), "substituted_for": p.get("substituted_for"),
-            "setting": p["setting"], "sources_spec": p.get("sources_spec"), "sources": "+".join(p["sources"]),
+            "setting": p["setting"], "label": p.get("label") or setting_label(p["setting"], p.get("sources_spec") or "",
+                                                                       p.get("weighting") or ""),
+            "sources_spec": p.get("sources_spec"), "sources": "+".join(p["sources"]),
             "target": p["target"], "weighting": p.get("weighting") or "", "train_seed": p.get("train_seed"),
             "perturbation": perturbation_label(p), "rate": None if p["perturbation"] == "clean" else rate_label(p["rate"]),
             "seed": p.get("seed"), "f1": r.get("f1"), "f1_lo": f1ci[0] if f1ci else None,

@@ -21,7 +21,7 @@ from xner.errors import XnerError
 
 from .artefacts import Artifacts
 from .cells import CellJob
-from .config import load_config, resolve_models
+from .config import load_config, resolve_mlm, resolve_models
 from .executors import EXECUTORS
 from .identity import cell_params, group_identity
 from .material import Material
@@ -41,8 +41,7 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
     the config's ``artifacts``, else beside the store, in ``STORE-artifacts`` (on Ray: a folder every
     node sees at the same path).  ``train_seeds`` overrides the config's.  Returns the numbers of
     cells, of cells already done and of rows written, and the run's id."""
-    from tqdm import tqdm
-
+    from xner.console import Progress
     from xner.datadir import open_source
     from xner.provenance import provenance
 
@@ -55,7 +54,9 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
     models = resolve_models(cfg)
     root = artifacts or cfg.get("artifacts") or store_path.parent / f"{store_path.stem}-artifacts"
     arts = Artifacts(Path(os.path.abspath(root)), cfg, models, mat)  # absolute: Ray workers run elsewhere
-    groups = [(g, cell_params(cells, group_identity(arts, g, cfg["bootstrap"], bool(cfg["incremental"])), arts.vectors_identity(g.model)))
+    mlm = resolve_mlm(cfg)  # context_mask's masked LM (None: the mask token)
+    groups = [(g, cell_params(cells, group_identity(arts, g, cfg["bootstrap"], bool(cfg["incremental"])),
+                              arts.vectors_identity(g.model), mlm))
               for g, cells in plan(cfg)]
     keys = [cell_key(c) for _, cells in groups for c in cells]
     with Store(store_path) as store:
@@ -66,19 +67,36 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
         n_total = len(keys)
         n_todo = sum(len(c) for _, c in todo)
         job = CellJob(mat.source_name, repair, mat.scheme, mat.split_seed, mat.train_cap, mat.test_cap,
-                      int(cfg["bootstrap"]), bool(cfg["incremental"]))
+                      int(cfg["bootstrap"]), bool(cfg["incremental"]), mlm)
         written = 0
-        bar = tqdm(total=n_total, initial=n_total - n_todo, desc="sweep", unit="cell", disable=not progress)
+        # one display: the models still to build and the cells still to evaluate (finished ones count as done)
+        n_build = len({s.name for g, _ in todo for s in arts.steps(g) if not arts.is_built(s)})
+        bar = Progress(n_total + n_build, f"sweep {cfg.get('name', '')}".strip(), "step",
+                       initial=n_total - n_todo) if progress else None
 
         def write(params: dict, row: dict, info: dict, counts: bytes) -> None:
             nonlocal written
             written += store.put(params, {**row, "export": info, "config": cfg.get("name", "")}, counts, run)
-            bar.update(1)
+            if bar is not None:
+                bar.advance(1)
 
-        EXECUTORS[executor](todo, arts, job, write, bar.set_postfix_str, ray_address=ray_address)
-        bar.close()
+        try:
+            EXECUTORS[executor](todo, arts, job, write, bar or _Silent(), ray_address=ray_address)
+        finally:
+            if bar is not None:
+                bar.close()
         return {"cells": n_total, "skipped": n_total - n_todo, "written": written, "store": str(store_path),
                 "run": run}
+
+
+class _Silent:
+    """The progress interface when no display is wanted."""
+
+    def stage(self, text: str) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
 
 
 def comparable(row: dict) -> dict:

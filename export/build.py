@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from xner.corpus import Corpus
-from xner.errors import XnerError
+from xner.errors import GateError, XnerError
 from xner.io import write_json
 from xner.provenance import provenance
 
@@ -20,7 +20,7 @@ from .optimize import optimize, quantize_int8, to_fp16
 from .parity import check
 
 
-class ParityError(XnerError):
+class ParityError(GateError):
     pass
 
 

@@ -5,28 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xner.cli import command, print_json
+from xner.cli import command, emit, logs_to
+from xner.console import say
+from xner.options import add_console, add_data, add_lang, add_out, add_runtime, add_split, alias
 
 
 def _eval_corpus(args):
-    if not args.eval_lang:
+    if not args.lang:
         return None
     from xner.datadir import open_source
     from xner.splits import load_split
 
-    return load_split(open_source(args.eval_data, args.repair), args.eval_lang, args.eval_split, args.split_scheme,
+    return load_split(open_source(args.data_dir, args.repair), args.lang, args.split, args.split_scheme,
                       args.split_seed)
 
 
 def _add_eval(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--eval-data", help="data folder for the parity check (default: $XNER_DATA_DIR)")
-    p.add_argument("--eval-lang", help="language whose split the parity check runs on (default: vocabulary sample)")
-    p.add_argument("--eval-split", default="test")
-    p.add_argument("--split-scheme", default="standard", choices=["standard", "study"],
-                   help="standard files, or the study's pooled, capped, seeded 80/20 split (as train used)")
-    p.add_argument("--split-seed", type=int, default=42, help="seed of the study split (default 42)")
-    p.add_argument("--repair", default="conlleval", choices=["conlleval", "drop", "error", "keep"])
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
+    add_data(p, help="data folder of the parity check's sentences (default: $XNER_DATA_DIR)")
+    add_lang(p, required=False, help="language whose --split the parity check runs on (default: a vocabulary "
+             "sample)")
+    add_split(p, "test")
+    add_runtime(p, default_provider="cpu", help_threads="ONNX Runtime intra-op threads")
 
 
 def _add_variant(p: argparse.ArgumentParser) -> None:
@@ -41,7 +40,7 @@ def _export(sub: argparse._SubParsersAction) -> None:
                        "optimise (O1-O3), quantise (dynamic int8, CPU) or convert to fp16 (GPU), and check every "
                        "result against PyTorch. Fails (exit 2) when a parity threshold is missed, unless --force.")
     p.add_argument("--model", required=True, help="PyTorch model folder")
-    p.add_argument("--out", required=True)
+    add_out(p, help="ONNX folder to write (new, empty, or an earlier xner export)")
     p.add_argument("--exporter", default="auto", choices=["auto", "optimum", "torch"])
     p.add_argument("--optimize", choices=["O1", "O2", "O3"])
     p.add_argument("--quantize", choices=["int8"])
@@ -52,47 +51,71 @@ def _export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace --out even if it is a non-empty folder that is not an xner export")
     _add_eval(p)
-    p.set_defaults(func=run_export)
+    add_console(p)
+    p.set_defaults(func=run_export, **logs_to(lambda a: a.out))
 
 
 def run_export(args: argparse.Namespace) -> int:
     from .build import export
 
     r = export(args.model, args.out, args.exporter, args.optimize, args.quantize, args.fp16, _eval_corpus(args),
-               args.force, args.opset, args.threads, overwrite=args.overwrite)
-    for g in r["gates"]:
-        print(f"gate after {g['after']:<9} {'PASS' if g['passed'] else 'FAIL'}  max|diff| {g['max_abs_diff']:.2e}  "
-              f"agreement {g['tag_agreement']:.4f}  F1 {g['f1_reference']:.4f} -> {g['f1_onnx']:.4f} "
-              f"({g['against']}, {g['sentences']} sentences)")
-    print(f"exported with {r['steps'][0]['exporter']} to {args.out} ({r['onnx_bytes'] / 1e6:.1f} MB)"
-          + ("  [FORCED past a failed gate]" if r["forced"] else ""))
+               args.force, args.opset, args.threads, provider=args.provider, overwrite=args.overwrite)
+    for g in r["gates"]:  # gate results stay on the console, even with --quiet
+        say(f"gate after {g['after']:<9} {'PASS' if g['passed'] else 'FAIL'}  max|diff| {g['max_abs_diff']:.2e}  "
+            f"agreement {g['tag_agreement']:.4f}  F1 {g['f1_reference']:.4f} -> {g['f1_onnx']:.4f} "
+            f"({g['against']}, {g['sentences']} sentences)", important=True)
+    emit(args, r, f"exported with {r['steps'][0]['exporter']} to {args.out} ({r['onnx_bytes'] / 1e6:.1f} MB)"
+         + ("  [FORCED past a failed gate]" if r["forced"] else ""))
     return 0
 
 
 @command
 def _verify(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="parity check of an ONNX folder against its PyTorch model",
-                       description="Compare an exported ONNX folder with a PyTorch model: max logit difference, "
-                       "tag agreement and F1 change. Exit 2 when the chosen thresholds are missed.")
-    p.add_argument("--model", required=True, help="PyTorch model folder")
-    p.add_argument("--onnx", required=True, help="ONNX folder")
+                       description="Compare an exported ONNX folder (--model, as every command that runs an export "
+                       "reads it) with its PyTorch model (--reference; default: the source its export report names): "
+                       "max logit difference, tag agreement and F1 change. Exit 3 when the thresholds are missed.")
+    p.add_argument("--model", required=True, help="ONNX folder from xner export")
+    p.add_argument("--reference", default=None,
+                   help="PyTorch model folder to compare with (default: the export report's source_model)")
+    alias(p, "--onnx", dest="legacy_onnx")  # old form: --model PYTORCH --onnx ONNX
     p.add_argument("--kind", default="exact", choices=["exact", "approximate"],
                    help="exact: logits within 1e-4; approximate (int8/fp16): agreement >= 0.99, F1 change <= 1 point")
-    p.add_argument("--json", action="store_true")
     _add_variant(p)
     _add_eval(p)
+    add_console(p)
     p.set_defaults(func=run_verify)
+
+
+def _reference(onnx_dir: str) -> str:
+    import json
+    from pathlib import Path
+
+    from xner.errors import XnerError
+
+    from .folders import REPORT
+
+    try:
+        src = json.loads((Path(onnx_dir) / REPORT).read_text(encoding="utf-8")).get("source_model")
+    except (OSError, ValueError):
+        src = None
+    if not src or not Path(src).exists():
+        raise XnerError(f"{onnx_dir}: its export report names no PyTorch model that exists here"
+                        f"{f' ({src})' if src else ''}; give --reference PYTORCH_FOLDER")
+    return src
 
 
 def run_verify(args: argparse.Namespace) -> int:
     from .parity import check
 
-    p = check(args.model, args.onnx, _eval_corpus(args), args.kind, "cpu", args.threads, file_name=args.variant)
-    if args.json:
-        print_json(p.to_json())
-    else:
-        print(f"{'PASS' if p.passed else 'FAIL'} ({p.kind}): {p.summary()}")
-    return 0 if p.passed else 2
+    onnx, ref = args.model, args.reference
+    if getattr(args, "legacy_onnx", None):  # xner verify --model PYTORCH --onnx ONNX (old names)
+        onnx, ref = args.legacy_onnx, args.reference or args.model
+    p = check(ref or _reference(onnx), onnx, _eval_corpus(args), args.kind, args.provider, args.threads,
+              file_name=args.variant)
+    say(f"{'PASS' if p.passed else 'FAIL'} ({p.kind}): {p.summary()}", important=True)
+    emit(args, p.to_json())
+    return 0 if p.passed else 3
 
 
 @command
@@ -104,18 +127,19 @@ def _predict(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text")
     src.add_argument("--input", help="file of texts, one per line, or a corpus file (tsv/conll/jsonl); '-' = stdin")
-    p.add_argument("--format", default="json", choices=["json", "conll"])
-    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
-    p.add_argument("--threads", type=int)
+    p.add_argument("--format", default="json", choices=["json", "conll"],
+                   help="json: one JSON object per line (JSON Lines, default); conll: token/tag lines")
+    add_runtime(p)
     _add_variant(p)
+    add_console(p)
     p.set_defaults(func=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:
     from .predict import predict
 
-    predict(args.model, sys.stdout, text=args.text, input=args.input, fmt=args.format, provider=args.provider,
-            threads=args.threads, variant=args.variant)
+    predict(args.model, sys.stdout, text=args.text, input=args.input, fmt="array" if args.json else args.format,
+            provider=args.provider, threads=args.threads, variant=args.variant)
     return 0
 
 
@@ -126,8 +150,7 @@ def _serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="ONNX folder from xner export")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
-    p.add_argument("--threads", type=int)
+    add_runtime(p)
     p.add_argument("--max-body", type=int, default=1_000_000, help="largest request body in bytes")
     p.add_argument("--cache-words", type=int, default=200_000,
                    help="distinct words the encoder caches before it starts afresh (bounds memory)")
@@ -141,6 +164,7 @@ def _serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-queue", type=int, default=1024, help="waiting requests before 503 (default 1024)")
     p.add_argument("--full-metadata", action="store_true",
                    help="/metadata also shows local paths, the export's command line and host (off by default)")
+    add_console(p, json=False)
     p.set_defaults(func=run_serve)
 
 

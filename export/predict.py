@@ -23,7 +23,13 @@ CORPUS_SUFFIXES = (".tsv", ".conll", ".jsonl", ".parquet")
 def predict(model: str, out: TextIO, text: str | None = None, input: str | None = None, fmt: str = "json",
             provider: str = "auto", threads: int | None = None, variant: str | None = None) -> int:
     """Tag ``text``, or the lines of ``input`` ('-' = standard input), or a corpus file's sentences;
-    returns the number of sentences written."""
+    returns the number of sentences written.  ``fmt="array"`` writes the JSON objects as one JSON
+    array (``--json``), still streamed."""
+    if fmt == "array":
+        arr = _JsonArray(out)
+        n = predict(model, arr, text, input, "json", provider, threads, variant)
+        arr.close()
+        return n
     if fmt not in ("json", "conll"):
         raise XnerError(f"unknown output format {fmt!r}; choose json or conll")
     pipe = NerPipeline(model, provider=provider, threads=threads, variant=variant)
@@ -56,6 +62,31 @@ def predict(model: str, out: TextIO, text: str | None = None, input: str | None 
             out.writelines(f"{w}\t{tag}\n" for w, (tag, _) in zip(ws, tags, strict=True))
             out.write("\n")
     return len(texts)
+
+
+class _JsonArray:
+    """A text stream that turns the JSON Lines written to it into one JSON array on ``out``."""
+
+    def __init__(self, out: TextIO):
+        self.out, self.n, self.buf = out, 0, ""
+
+    def write(self, s: str) -> int:
+        self.buf += s
+        *lines, self.buf = self.buf.split("\n")
+        for ln in lines:
+            if ln:
+                self.out.write(("[\n" if self.n == 0 else ",\n") + ln)
+                self.n += 1
+        return len(s)
+
+    def writelines(self, lines) -> None:
+        for ln in lines:
+            self.write(ln)
+
+    def close(self) -> None:
+        self.write("\n")
+        self.out.write("[]\n" if self.n == 0 else "\n]\n")
+        self.out.flush()
 
 
 def _write_corpus(tagged: Corpus, out: TextIO, fmt: str) -> int:

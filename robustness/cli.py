@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from xner.cli import add_data_dir, command
+from xner.cli import command, emit, logs_to
+from xner.console import progress, say
 from xner.errors import XnerError
+from xner.options import (
+    add_console,
+    add_data,
+    add_lang,
+    add_out,
+    add_runtime,
+    add_seed,
+    add_split,
+    add_train_langs,
+)
 
 from .recipes import RECIPES
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    add_data_dir(p)
-    p.add_argument("--lang", required=True, help="test language")
-    p.add_argument("--split", default="test")
-    p.add_argument("--split-scheme", default="standard", choices=["standard", "study"],
-                   help="standard files, or the study's pooled, capped, seeded 80/20 split (as train used)")
-    p.add_argument("--split-seed", type=int, default=42, help="seed of the study split (default 42)")
-    p.add_argument("--train-lang", help="training language (needed by entity_swap_shared and context_swap)")
+    add_data(p)
+    add_lang(p, help="the test language")
+    add_split(p, "test")
+    add_train_langs(p, required=False, help="the training language (needed by entity_swap_shared and "
+                    "context_swap)")
     p.add_argument("--pool", default=None, help="name/place pool: auto (the target's own), faker:LOCALE, cldr:LANG, "
                    "wikiann:LANG, file:PATH or nearest")
     p.add_argument("--mlm", default=None, help="masked LM (folder or hub id) filling context_mask")
@@ -34,13 +42,13 @@ def _context(args, runtime=None, needs_vectors: bool = True):
 
     src = open_source(args.data_dir, args.repair)
     corpus = load_split(src, args.lang, args.split, args.split_scheme, args.split_seed)
-    train = load_split(src, args.train_lang, "train", args.split_scheme, args.split_seed) if args.train_lang else None
+    train = load_split(src, args.train_langs, "train", args.split_scheme, args.split_seed) if args.train_langs else None
     vectors = None
     if needs_vectors and (args.vectors or getattr(args, "model", None)):
         from .vectors import resolve_vectors
 
         vectors, how = resolve_vectors(args.vectors, getattr(args, "model", None))
-        print(f"context_swap vectors: {how}", file=sys.stderr)
+        say(f"context_swap vectors: {how}")
     ctx = Context(train=train, runtime=runtime, source=src, lang=args.lang, mlm=args.mlm, vectors=vectors)
     return corpus, ctx, src
 
@@ -49,7 +57,7 @@ def _warn(stats: dict) -> None:
     from .evaluate import capped_warnings
 
     for w in capped_warnings(stats):
-        print(f"xner: warning: {w}", file=sys.stderr)
+        say(f"xner: warning: {w}", important=True)
 
 
 def _needs_vectors(perts) -> bool:
@@ -71,9 +79,11 @@ def _perturb(sub: argparse._SubParsersAction) -> None:
     _add_common(p)
     p.add_argument("--perturbation", required=True, help="a name from `xner perturb --list`, or a+b")
     p.add_argument("--rate", type=_rate, default="default", help="share of units to edit (default: per perturbation)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", help="ONNX folder (context_swap word vectors, mask token)")
-    p.add_argument("--out", required=True)
+    add_seed(p, 0, "perturbation seed")
+    p.add_argument("--model", help="ONNX folder from xner export (context_swap word vectors, mask token)")
+    add_runtime(p)
+    add_out(p, help="perturbed file to write (tsv or jsonl by extension; statistics in OUT.stats.json)")
+    add_console(p)
     p.set_defaults(func=run_perturb)
 
 
@@ -88,7 +98,7 @@ def run_perturb(args: argparse.Namespace) -> int:
     if args.model:
         from xner.export.runtime import Runtime
 
-        runtime = Runtime(args.model)
+        runtime = Runtime(args.model, provider=args.provider, threads=args.threads)
     kw = rate_params(args.rate)
     if args.pool:
         kw["pool"] = args.pool
@@ -96,18 +106,20 @@ def run_perturb(args: argparse.Namespace) -> int:
     corpus, ctx, src = _context(args, runtime, _needs_vectors([pert]))
     r = pert.apply(corpus, args.seed, ctx)
     write_corpus(r.corpus, args.out)
-    stats = {"source": {"data": src.name, "lang": args.lang, "split": args.split, "train_lang": args.train_lang,
+    stats = {"source": {"data": src.name, "lang": args.lang, "split": args.split, "train_lang": args.train_langs,
                         "split_scheme": args.split_scheme, "split_seed": args.split_seed},
              "perturbation": pert.name, "params": pert.params, "seed": args.seed, "stats": r.stats,
              "provenance": provenance()}
     write_json(str(args.out) + ".stats.json", stats)
     st = r.stats
     _warn(st)
-    print(f"{pert!r}: edited {st['tokens_edited']}/{st['tokens']} tokens, {st['entities_edited']}/{st['entities']} "
-          f"entities, {st['sentences_edited']}/{st['sentences']} sentences -> {args.out}")
+    lines = [f"{pert!r}: edited {st['tokens_edited']}/{st['tokens']} tokens, {st['entities_edited']}/{st['entities']} "
+             f"entities, {st['sentences_edited']}/{st['sentences']} sentences -> {args.out}"]
     for part in st.get("parts") or [st]:
         if "pool" in part:
-            print(f"  {part['perturbation']} pool: {part['pool']} ({part['pool_items']} items; {part['pool_origin']})")
+            lines.append(f"  {part['perturbation']} pool: {part['pool']} ({part['pool_items']} items; "
+                         f"{part['pool_origin']})")
+    emit(args, {**stats, "out": str(args.out)}, "\n".join(lines))
     return 0
 
 
@@ -128,10 +140,16 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-incremental", dest="incremental", action="store_false",
                    help="re-infer every sentence of every cell (default: only sentences a perturbation changed; "
                    "the others keep their clean predictions)")
-    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "tensorrt"])
-    p.add_argument("--threads", type=int)
-    p.add_argument("--out", help="JSONL file for the rows")
-    p.set_defaults(func=run_evaluate)
+    add_runtime(p)
+    add_out(p, required=False, help="JSONL file for the rows")
+    add_console(p)
+    p.set_defaults(func=run_evaluate, **logs_to(lambda a: _parent(a.out)))
+
+
+def _parent(path: str | None) -> str | None:
+    from pathlib import Path
+
+    return str(Path(path).resolve().parent) if path else None
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -154,26 +172,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
     except ValueError:
         raise XnerError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
     meta = {"model": args.model, "data": src.name, "lang": args.lang, "split": args.split,
-            "split_scheme": args.split_scheme, "split_seed": args.split_seed, "train_lang": args.train_lang,
+            "split_scheme": args.split_scheme, "split_seed": args.split_seed, "train_lang": args.train_langs,
             "provider": runtime.provider, "recipe": args.recipe}
     rows = []
-    from tqdm import tqdm
-
     total = 1 + len(perts) * len(rates or [1]) * len(seeds)
-    with tqdm(total=total, desc="evaluate", unit="cell", file=sys.stderr, disable=None) as bar:
+    with progress(total, "evaluate", unit="cell") as bar:
         for row in evaluate(runtime, corpus, perts, rates, seeds, ctx, args.bootstrap, meta,
                             incremental=args.incremental):
             rows.append(row)
-            bar.update(1 if "skipped" not in row else len(seeds))
+            bar.stage(str(row.get("perturbation") or "clean"))
+            bar.advance(1 if "skipped" not in row else len(seeds))
             if "edit" in row:
                 _warn({**row["edit"], "perturbation": row["perturbation"], "parts": row.get("parts")})
     if args.out:
         header = {"kind": "evaluate-run", **run_meta(**meta)}
         write_rows([header] + rows, args.out)
-    print(render(rows))
     secs = {k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows)
             for k in ("perturb", "encode", "vectors", "infer", "score")}
     tot = sum(secs.values()) or 1.0
-    print("time: " + ", ".join(f"{k} {v:.2f} s ({100 * v / tot:.1f}%)" for k, v in secs.items())
-          + "  (vectors = model inference for context_swap's word vectors)")
+    emit(args, {"meta": run_meta(**meta), "rows": rows},
+         render(rows) + "\ntime: " + ", ".join(f"{k} {v:.2f} s ({100 * v / tot:.1f}%)" for k, v in secs.items())
+         + "  (vectors = model inference for context_swap's word vectors)")
     return 0

@@ -48,13 +48,13 @@ class EncoderVectors:
 
             from xner.encode import WordEncoder
             from xner.families import token_limit
-            from xner.hf import load_tokenizer
+            from xner.hf import from_pretrained_quietly, load_tokenizer
 
-            try:
-                try:  # the encoder alone: no pooler (it is not used, and a token-classification folder has none)
-                    self._net = AutoModel.from_pretrained(str(model), add_pooling_layer=False).eval()
+            try:  # the encoder alone (a task head in the folder is not used: no load report about it)
+                try:  # no pooler (it is not used, and a token-classification or masked-LM folder has none)
+                    self._net = from_pretrained_quietly(AutoModel, str(model), add_pooling_layer=False).eval()
                 except TypeError:
-                    self._net = AutoModel.from_pretrained(str(model)).eval()
+                    self._net = from_pretrained_quietly(AutoModel, str(model)).eval()
             except (OSError, ValueError) as e:
                 raise XnerError(f"cannot load a vector encoder from {model!r}: {str(e).splitlines()[0]}") from None
             self.encoder = WordEncoder(load_tokenizer(str(model)), token_limit(self._net.config))

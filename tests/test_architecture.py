@@ -1,7 +1,7 @@
 """The house rules, read from the code itself (README, "Architecture"):
 
 * dependencies point one way: core (``xner/``) <- training, export <- robustness <- experiments <- bench,
-  with the command-line modules (``xner/cli.py``, ``xner/commands.py``, ``*/cli.py``) on top;
+  with the command-line modules (``xner/cli.py``, ``xner/commands.py``, ``*/cli.py``, ``*/*_cli.py``) on top;
   a stage never imports a stage beside or above it;
 * no module imports another module's private (underscore) name;
 * no module is over 400 lines.
@@ -43,7 +43,7 @@ def _rel(path: Path) -> str:
 
 def _layer(module: str) -> tuple[str, int]:
     parts = module.split(".")
-    if module in COMMAND_MODULES or parts[-1] == "cli" or (len(parts) > 2 and parts[2] == "cli"):
+    if module in COMMAND_MODULES or parts[-1] == "cli" or parts[-1].endswith("_cli") or (len(parts) > 2 and parts[2] == "cli"):
         return "cli", CLI_LAYER
     if len(parts) > 1 and parts[1] in PACKAGES and parts[1] != "xner":
         return PACKAGES[parts[1]]

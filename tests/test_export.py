@@ -58,7 +58,7 @@ def test_gate_fails_on_damaged_model(tmp_path, trained, eval_corpus, capsys):
     p = check(trained["bert"], str(tmp_path / "m"), eval_corpus)
     assert not p.passed and p.max_abs_diff > 1e-2
     rc = main(["verify", "--model", trained["bert"], "--onnx", str(tmp_path / "m")])
-    assert rc == 2 and "FAIL" in capsys.readouterr().out
+    assert rc == 3 and "FAIL" in capsys.readouterr().err  # exit 3: a gate failed
 
 
 def test_export_gate_refuses_then_force(tmp_path, trained, eval_corpus, monkeypatch):

@@ -156,6 +156,6 @@ def test_cli_train_and_distill(tmp_path, data_dir, tiny_bert, capsys):
                "--student", str(tmp_path / "t"), "--student-layers", "1", "--preset", "student-scratch",
                "--max-steps", "3", "--out", str(tmp_path / "s")])
     assert rc == 0
-    assert "teacher weights" in capsys.readouterr().out
+    assert "teacher weights" in capsys.readouterr().err  # a message: stderr (the result line is on stdout)
     assert main(["train", "--model", str(tiny_bert), "--data-dir", str(data_dir), "--train-langs", "en",
                  "--eval-lang", "en", "--setting", "zero-shot", "--out", str(tmp_path / "x")]) == 2

@@ -22,6 +22,8 @@ from xner.errors import XnerError
 from xner.families import family_of
 from xner.provenance import provenance
 
+from .progress import with_console
+
 WEIGHTINGS = ("uniform", "langid", "langid-sentence")
 LANGID_ENCODERS = ("student", "teacher")
 LOSSES = ("mse", "kl")
@@ -234,7 +236,7 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     Trainer.loss_name = hp.get("loss", "mse")
     Trainer.temperature = T
     trainer = Trainer(model=student, args=args, train_dataset=ds, data_collator=PadCollator(senc.pad_id),
-                      callbacks=callbacks)
+                      callbacks=with_console(callbacks, "distill"))
     t1 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     student.save_pretrained(out, safe_serialization=True)

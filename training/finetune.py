@@ -19,6 +19,8 @@ from xner.errors import XnerError
 from xner.io import write_json
 from xner.provenance import provenance
 
+from .progress import with_console
+
 SETTINGS = ("native", "zero-shot", "joint")
 
 
@@ -136,7 +138,7 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     ds = SegmentDataset(enc, enc.labels_for(train.tags, label_all))
     args = training_args(out, hp, seed, len(ds), save_steps)
     trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=PadCollator(encoder.pad_id),
-                      callbacks=callbacks)
+                      callbacks=with_console(callbacks, "train"))
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_s = time.time() - t0

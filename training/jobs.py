@@ -5,11 +5,11 @@ source, then fine-tune or distil.  Robust-training augmentation is passed in as 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 
 import numpy as np
 
+from xner.console import say
 from xner.errors import XnerError
 
 from .distill import distill, teacher_langs
@@ -29,8 +29,8 @@ def train_from_source(model: str, src, train_langs: list[str], eval_lang: str, o
     setting = infer_setting(train_langs, eval_lang, setting)
     parts = [load_split(src, lang, "train", split_scheme, split_seed) for lang in train_langs]
     ev = load_split(src, eval_lang, eval_split, split_scheme, split_seed)
-    print(f"[train] {setting}: {'+'.join(train_langs)} -> {eval_lang}  ({sum(len(c) for c in parts)} sentences, "
-          f"preset {hp['preset']})", file=sys.stderr)
+    say(f"[train] {setting}: {'+'.join(train_langs)} -> {eval_lang}  ({sum(len(c) for c in parts)} sentences, "
+          f"preset {hp['preset']})")
     return finetune(model, parts, ev, out, hp, seed, setting, src.name, augment, augmenter, save_steps, label_all,
                     trust_remote_code, overwrite=overwrite)
 
@@ -53,8 +53,8 @@ def distill_from_source(teachers: list[str], src, target_lang: str, student: str
     if weighting != "uniform" and len(teachers) > 1:
         langs = langs or teacher_langs(teachers)
         sources = [load_split(src, lang.split("+")[0], "train", split_scheme, split_seed) for lang in langs]
-    print(f"[distill] {len(teachers)} teacher(s) -> {target_lang} ({len(unlabelled)} unlabelled sentences, "
-          f"weighting {weighting}, preset {hp['preset']}, {split_scheme} split)", file=sys.stderr)
+    say(f"[distill] {len(teachers)} teacher(s) -> {target_lang} ({len(unlabelled)} unlabelled sentences, "
+          f"weighting {weighting}, preset {hp['preset']}, {split_scheme} split)")
     return distill(teachers, unlabelled, student, out, hp, seed, weighting, sources,
                    load_split(src, target_lang, "test", split_scheme, split_seed), student_layers, hard_labels,
                    src.name, save_steps, overwrite=overwrite, augment=augment, augmenter=augmenter,

@@ -1,4 +1,5 @@
-"""The ``xner`` command line.  Every subcommand has ``--help``; errors exit with code 2."""
+"""The ``xner`` command line.  Every subcommand has ``--help`` and takes the shared names of
+:mod:`.options`; exit codes are :data:`.options.EXIT_CODES` (2 bad input, 3 gate failed, 4 ratio not met)."""
 
 from __future__ import annotations
 
@@ -20,25 +21,26 @@ def command(fn: Callable[[argparse._SubParsersAction], None]) -> Callable:
 
 
 def add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="data folder laid out as {lang}/{train,dev,test}.tsv "
-                   "(default: $XNER_DATA_DIR, else the 'wikiann' hub dataset; exactly 'hub' or 'hub:NAME' "
-                   "selects the hub, anything else is a local folder)")
-    p.add_argument("--repair", default="conlleval", choices=["conlleval", "drop", "error", "keep"],
-                   help="IOB2 repair policy for a stray I- tag (default: conlleval, it starts a chunk)")
+    """``--data-dir`` and ``--repair`` (:func:`.options.add_data`)."""
+    from .options import add_data
+
+    add_data(p)
 
 
-def add_split_scheme(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--split-scheme", default="standard", choices=["standard", "study"],
-                   help="standard train/dev/test files, or the study's pooled, capped, seeded 80/20 split")
-    p.add_argument("--seed", type=int, default=42, help="seed of the study split (default 42)")
+def logs_to(fn: Callable[[argparse.Namespace], str | None]) -> dict:
+    """``set_defaults`` entry of a long job: library output goes to a log file in the folder
+    ``fn(args)`` names (:func:`.console.captured`)."""
+    return {"_log": fn}
 
 
-def set_torch_threads() -> None:
-    """torch uses $OMP_NUM_THREADS threads when set (the outer level of ``N,M``), else every core this
-    process may run on (commands that train or infer)."""
+def set_torch_threads(threads: int | None = None) -> None:
+    """torch uses ``threads`` (``--threads``) when given, else $OMP_NUM_THREADS (the outer level of
+    ``N,M``), else every core this process may run on (commands that train or infer)."""
     from .threads import omp_threads
 
-    threads = omp_threads()  # validated before torch is imported
+    if threads is not None and threads < 1:
+        raise XnerError("--threads must be at least 1")
+    threads = threads or omp_threads()  # validated before torch is imported
     try:
         import torch
     except ImportError:
@@ -47,10 +49,26 @@ def set_torch_threads() -> None:
 
 
 def print_json(obj) -> None:
-    """Strict JSON on stdout (NaN and infinities as null)."""
+    """Strict JSON on stdout (NaN and infinities as null), even while library output is captured."""
+    from .console import out
     from .io import dumps
 
-    sys.stdout.write(dumps(obj, indent=2) + "\n")
+    out().write(dumps(obj, indent=2) + "\n")
+    out().flush()
+
+
+def emit(args: argparse.Namespace, obj, text: str | None = None) -> None:
+    """A command's result: JSON on stdout with ``--json`` (``text`` then goes to stderr), else ``text``
+    on stdout."""
+    from .console import out, say
+
+    if getattr(args, "json", False):
+        print_json(obj)
+        if text:
+            say(text)
+    elif text is not None:
+        out().write(text + "\n")
+        out().flush()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,11 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace) -> int | None:
+    from . import console
+    from .options import check_required
+
+    missing = check_required(args)
+    if missing:
+        raise XnerError(f"xner {args.command}: the following arguments are required: {', '.join(missing)}")
+    console.configure(getattr(args, "quiet", False), getattr(args, "verbose", False))
+    log = getattr(args, "_log", None)
+    if log is None:
+        return args.func(args)
+    with console.captured(log(args)):
+        return args.func(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)  # a flag's type check may raise XnerError too
-        rc = args.func(args)
+        rc = _run(args)
     except XnerError as e:
         print(f"xner: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import add_data_dir, add_split_scheme, command, print_json
+from .cli import command, emit
 from .errors import XnerError
+from .options import add_console, add_data, add_lang, add_out, add_split, add_train_langs, alias
 from .scorefiles import load_aligned, render_scores
 
 
@@ -20,17 +21,14 @@ def _langs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("langs", help="languages, study pairs, multi-source groups, named sets",
                        description="Print the language registry: the study's 21-language pool, its 13 "
                        "HRL->LRL pairs, related/unrelated source groups per LRL and the named sets.")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_console(p)
     p.set_defaults(func=run_langs)
 
 
 def run_langs(args: argparse.Namespace) -> int:
     from .langs import registry_json, render_table
 
-    if args.json:
-        print_json(registry_json())
-    else:
-        print(render_table())
+    emit(args, registry_json(), None if args.json else render_table())
     return 0
 
 
@@ -44,10 +42,11 @@ def _data(sub: argparse._SubParsersAction) -> None:
 
     s = dsub.add_parser("stats", help="sentences, tokens and entities per type, per split",
                         description="Sentences, tokens and entities per type for each split of a language.")
-    add_data_dir(s)
-    s.add_argument("--lang", required=True, help="language code, e.g. fa")
-    add_split_scheme(s)
-    s.add_argument("--json", action="store_true")
+    add_data(s)
+    add_lang(s)
+    add_split(s)
+    alias(s, "--seed", dest="split_seed", type=int)
+    add_console(s)
     s.set_defaults(func=run_stats)
 
     o = dsub.add_parser("overlap", help="overlap measures between a train and a test corpus",
@@ -56,13 +55,13 @@ def _data(sub: argparse._SubParsersAction) -> None:
                         "shared share of distinct test chunks, context overlap = O tokens its P2 may replace) and "
                         "xner's beside them (word-only entity overlap, mention share, O-word and vocabulary overlap). "
                         "README, 'Overlap measures', maps each to the study's column.")
-    add_data_dir(o)
-    o.add_argument("--train", required=True, help="training language")
-    o.add_argument("--test", required=True, help="test language")
-    o.add_argument("--train-split", default="train")
-    o.add_argument("--test-split", default="test")
-    add_split_scheme(o)
-    o.add_argument("--json", action="store_true")
+    add_data(o)
+    add_train_langs(o, help="the training language")
+    o.add_argument("--train-split", default="train", help="its split (default train)")
+    add_lang(o, help="the test language")
+    add_split(o, "test")
+    alias(o, "--seed", dest="split_seed", type=int)
+    add_console(o)
     o.set_defaults(func=run_overlap)
 
     c = dsub.add_parser("convert", help="convert between corpus formats",
@@ -76,15 +75,36 @@ def _data(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--split", default=None, help="split of a DatasetDict folder")
     c.add_argument("--types", default=None, help="entity types, comma separated (default PER,ORG,LOC)")
     c.add_argument("--repair", default="keep", choices=["conlleval", "drop", "error", "keep"])
+    add_console(c)
     c.set_defaults(func=run_convert)
 
     sp = dsub.add_parser("split", help="write the study split (pooled, capped at 17,003, seeded 80/20)",
                          description="Write the reference study's split of a language as train.tsv and test.tsv.")
-    add_data_dir(sp)
-    sp.add_argument("--lang", required=True)
-    sp.add_argument("--seed", type=int, default=42)
-    sp.add_argument("--out", required=True, help="output folder; files go to OUT/{lang}/{train,test}.tsv")
+    add_data(sp)
+    add_lang(sp)
+    sp.add_argument("--split-seed", type=int, default=42, help="seed of the study split (default 42)")
+    alias(sp, "--seed", dest="split_seed", type=int)
+    add_out(sp, help="output folder; files go to OUT/{lang}/{train,test}.tsv")
+    add_console(sp)
     sp.set_defaults(func=run_split)
+
+    t = dsub.add_parser("transliterate", help="write a romanized copy of a language's splits (tags unchanged)",
+                        description="Romanize every word of a language's splits (uroman by default) and write "
+                        "OUT/{lang}/{split}.tsv with the tags unchanged, plus OUT/{lang}/transliterate.json (romanizer "
+                        "and version, the source corpora's sha256): a data folder `xner train --data-dir OUT` reads. "
+                        "Refuses an OUT that holds anything this command did not write; an earlier output for the "
+                        "same language is replaced whole.")
+    t.add_argument("--data-dir", help="data folder laid out as {lang}/{train,dev,test}.tsv (default: $XNER_DATA_DIR, "
+                   "else the 'wikiann' hub dataset)")
+    t.add_argument("--repair", default="keep", choices=["conlleval", "drop", "error", "keep"],
+                   help="IOB2 repair policy for a stray I- tag (default: keep, the tags are copied as they are)")
+    t.add_argument("--lang", required=True, help="language code, e.g. hi")
+    t.add_argument("--out", required=True, help="output data folder; files go to OUT/{lang}/{split}.tsv")
+    t.add_argument("--splits", default=None, help="splits, comma separated (default: every split of the language)")
+    t.add_argument("--romanizer", default="uroman", choices=["uroman", "anyascii"],
+                   help="uroman (default) or anyascii (when installed)")
+    add_console(t)
+    t.set_defaults(func=run_transliterate)
 
 
 def _labels(types: str | None):
@@ -100,11 +120,9 @@ def run_stats(args: argparse.Namespace) -> int:
 
     src = open_source(args.data_dir, args.repair)
     splits = ["train", "test"] if args.split_scheme == "study" else src.splits(args.lang)
-    stats = {s: corpus_stats(load_split(src, args.lang, s, args.split_scheme, args.seed)) for s in splits}
-    if args.json:
-        print_json({"lang": args.lang, "data": src.name, "split_scheme": args.split_scheme, "splits": stats})
-    else:
-        print(render(args.lang, stats))
+    stats = {s: corpus_stats(load_split(src, args.lang, s, args.split_scheme, args.split_seed)) for s in splits}
+    emit(args, {"lang": args.lang, "data": src.name, "split_scheme": args.split_scheme, "splits": stats},
+         None if args.json else render(args.lang, stats))
     return 0
 
 
@@ -114,13 +132,13 @@ def run_overlap(args: argparse.Namespace) -> int:
     from .splits import load_split
 
     src = open_source(args.data_dir, args.repair)
-    train = load_split(src, args.train, args.train_split, args.split_scheme, args.seed)
-    test = load_split(src, args.test, args.test_split, args.split_scheme, args.seed)
+    if "," in args.train_langs:
+        raise XnerError("xner data overlap compares one training language with the test language: give one "
+                        "code to --train-langs")
+    train = load_split(src, args.train_langs, args.train_split, args.split_scheme, args.split_seed)
+    test = load_split(src, args.lang, args.split, args.split_scheme, args.split_seed)
     ov = overlap(train, test)
-    if args.json:
-        print_json(ov)
-    else:
-        print(render(ov))
+    emit(args, ov, None if args.json else render(ov))
     return 0
 
 
@@ -131,7 +149,11 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.lang:
         c.lang = args.lang
     write_corpus(c, args.output, args.fmt_out)
-    print(f"wrote {len(c)} sentences, {c.n_tokens} tokens to {args.output}", file=sys.stderr)
+    msg = f"wrote {len(c)} sentences, {c.n_tokens} tokens to {args.output}"
+    if args.json:
+        emit(args, {"output": args.output, "sentences": len(c), "tokens": c.n_tokens, "lang": c.lang}, msg)
+    else:
+        print(msg, file=sys.stderr)
     return 0
 
 
@@ -145,12 +167,32 @@ def run_split(args: argparse.Namespace) -> int:
     from .splits import load_split
 
     src = open_source(args.data_dir, args.repair)
+    from .console import say
+
     out = Path(args.out) / args.lang
+    written = {}
     for split in ("train", "test"):
-        c = load_split(src, args.lang, split, "study", args.seed)
+        c = load_split(src, args.lang, split, "study", args.split_seed)
         write_corpus(c, out / f"{split}.tsv", "tsv")
-        print(f"{split}: {len(c)} sentences -> {out / f'{split}.tsv'}")
-    write_json(out / "split.json", provenance(data=src.name, lang=args.lang, scheme="study", seed=args.seed))
+        written[split] = {"file": str(out / f"{split}.tsv"), "sentences": len(c)}
+        say(f"{split}: {len(c)} sentences -> {out / f'{split}.tsv'}")
+    write_json(out / "split.json", provenance(data=src.name, lang=args.lang, scheme="study", seed=args.split_seed))
+    emit(args, {"lang": args.lang, "split_seed": args.split_seed, "splits": written})
+    return 0
+
+
+def run_transliterate(args: argparse.Namespace) -> int:
+    from .cli import print_json
+    from .datadir import open_source
+    from .translit import transliterate_data
+
+    src = open_source(args.data_dir, args.repair)
+    splits = [s.strip() for s in args.splits.split(",") if s.strip()] if args.splits else None
+    quiet = getattr(args, "quiet", False)
+    summary = transliterate_data(src, args.lang, args.out, splits, args.romanizer,
+                                 say=lambda m: None if quiet else print(m, file=sys.stderr))
+    if args.json:
+        print_json(summary)
     return 0
 
 
@@ -175,8 +217,9 @@ def _score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap", type=int, default=0, metavar="N",
                    help="N bootstrap resamples of sentences for confidence intervals (e.g. 1000)")
     p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap resamples (default 0)")
+    alias(p, "--seed", dest="bootstrap_seed", type=int)
+    add_console(p)
     p.set_defaults(func=run_score)
 
 
@@ -189,12 +232,10 @@ def run_score(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         raise XnerError("--alpha must be between 0 and 1")
     gold, pred = load_aligned(args.gold, args.pred, args.format, args.types, args.mode, args.scheme)
-    s = score(gold, pred, args.mode, args.bootstrap, args.seed, args.alpha)
-    if args.json:
-        print_json({**s.to_json(), "gold": args.gold, "pred": args.pred,
-                    "provenance": provenance(bootstrap=args.bootstrap, seed=args.seed)})
-        return 0
-    print(render_scores(s))
+    s = score(gold, pred, args.mode, args.bootstrap, args.bootstrap_seed, args.alpha)
+    emit(args, {**s.to_json(), "gold": args.gold, "pred": args.pred,
+                "provenance": provenance(bootstrap=args.bootstrap, seed=args.bootstrap_seed)},
+         None if args.json else render_scores(s))
     return 0
 
 
@@ -202,7 +243,7 @@ def _register_stages() -> None:
     """Stage packages add their subcommands; a stage that is missing is simply not offered."""
     import importlib
 
-    for mod in ("xner.training.cli", "xner.export.cli", "xner.robustness.cli", "xner.experiments.cli",
+    for mod in ("xner.training.cli", "xner.training.pretrain_cli", "xner.export.cli", "xner.robustness.cli", "xner.experiments.cli",
                 "xner.bench.cli"):
         try:
             importlib.import_module(mod)

@@ -13,7 +13,7 @@ from .corpus import Corpus
 #: files of a model folder that determine the model (weights, configuration, tokenizer)
 MODEL_FILES = (".safetensors", ".json", ".txt", ".model", ".onnx", ".data")
 #: xner's own cards in a model folder: how it was made, not what it is (they hold times)
-CARDS = ("run.json", "run_identity.json", "xner_model.json", "export_report.json", "DONE")
+CARDS = ("run.json", "run_identity.json", "xner_model.json", "export_report.json", "pretrain_card.json", "DONE")
 
 
 def corpus_sha256(c: Corpus) -> str:

@@ -7,11 +7,12 @@ Models load from safetensors or a hub id; remote code is never trusted unless as
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 from .errors import XnerError
 from .labels import LabelSet
 
-__all__ = ["label_maps", "labels_of", "load_model", "load_tokenizer"]
+__all__ = ["from_pretrained_quietly", "label_maps", "labels_of", "load_model", "load_tokenizer"]
 
 
 def label_maps(labels: LabelSet) -> tuple[dict[int, str], dict[str, int]]:
@@ -68,7 +69,46 @@ def load_model(name_or_path: str, labels: LabelSet | None = None, trust_remote_c
         if not same:
             kwargs["ignore_mismatched_sizes"] = True
     try:
-        return AutoModelForTokenClassification.from_pretrained(name_or_path, trust_remote_code=trust_remote_code,
-                                                               use_safetensors=None, **kwargs)
+        return from_pretrained_quietly(AutoModelForTokenClassification, name_or_path,
+                                       trust_remote_code=trust_remote_code, use_safetensors=None, **kwargs)
     except OSError as e:  # no weights file, unreadable weights
         raise XnerError(f"cannot load a model from {name_or_path!r}: {str(e).splitlines()[0]}") from None
+
+
+class _BelowError(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+
+@contextmanager
+def _quiet_loading():
+    """transformers' weight-loading messages (v5's load report, v4's "Some weights ... were not
+    initialized") are held back; :func:`from_pretrained_quietly` says what matters itself."""
+    log = logging.getLogger("transformers.modeling_utils")
+    drop = _BelowError()  # a filter, not a level: transformers reads this logger's level to decide other checks
+    log.addFilter(drop)
+    try:
+        yield
+    finally:
+        log.removeFilter(drop)
+
+
+def from_pretrained_quietly(cls, name_or_path: str, info: dict | None = None, **kwargs):
+    """``cls.from_pretrained`` without transformers' load report: a task head that is new or unused (a
+    token-classification model from a masked-LM folder, or the reverse) is expected.  Encoder weights
+    that the checkpoint lacks or has in another shape (so start random) are still reported, in one
+    line.  ``info``, when given, receives ``new_head`` (whether a head weight was newly initialised)
+    and ``missing_encoder`` (those encoder weights)."""
+    with _quiet_loading():
+        model, loaded = cls.from_pretrained(name_or_path, output_loading_info=True, **kwargs)
+    prefix = getattr(model, "base_model_prefix", "")
+    heads = {n for n, _ in model.named_children() if n != prefix} if hasattr(model, prefix) else set()
+    mismatched = [m[0] if isinstance(m, (tuple, list)) else m for m in loaded.get("mismatched_keys") or ()]
+    fresh = sorted(set(loaded.get("missing_keys") or ()) | set(mismatched))
+    encoder = [k for k in fresh if k.split(".")[0] not in heads]
+    if encoder:
+        logging.getLogger("xner.hf").warning("%s: %d encoder weights are not in the checkpoint (or differ in shape) "
+                                             "and start random (e.g. %s)", name_or_path, len(encoder), encoder[0])
+    if info is not None:
+        info.update(new_head=len(encoder) < len(fresh), missing_encoder=encoder)
+    return model

@@ -2,10 +2,9 @@
 ``apply`` step that returns the new corpus (valid IOB2), a per-token edit mask and edit statistics.
 
 ``base`` holds the engine (base class, context requirements, registry, combinations ``a+b``,
-batching); ``constraints`` what may be edited; ``entity``, ``resample``, ``token`` and ``char`` the
-perturbations by kind (``mlm`` fills masks for ``context_mask``); ``rates`` parses rates as users
-write them.  A
-new perturbation is one class decorated with :func:`register`.
+batching); ``constraints`` what may be edited; ``entity``, ``resample``, ``token``, ``char`` and
+``translit`` the perturbations by kind (``mlm`` fills masks for ``context_mask``); ``rates`` parses
+rates as users write them.  A new perturbation is one class decorated with :func:`register`.
 """
 
 from __future__ import annotations
@@ -48,13 +47,14 @@ from .entity import EntitySwapShared, NameSwap, PlaceSwap
 from .rates import DEFAULT_RATE, Rate, parse_rate, parse_rate_specs, parse_rates, rate_params
 from .resample import EntityResample
 from .token import ContextMask, ContextSwap, RandomToken
+from .translit import Romanizable, Transliterate
 
 __all__ = [
     "ALIASES", "CHAR_OPS", "CONTEXT_NEEDS", "DEFAULT_RATE", "ORIGINS", "REGISTRY",
     "AllOf", "Alphabetic", "CharNoise", "Combination", "Constraint", "Context", "ContextMask", "ContextSwap",
     "EntityResample", "EntitySwapShared", "EntityTokens", "InTrainingOWords", "NameSwap", "Need", "NotEdited",
-    "NotFrequent", "OTokens", "Perturbation", "Perturbed", "PlaceSwap", "RandomToken", "Rate", "Scope",
-    "SharedWithTraining", "State", "StudyContextWords", "WordsWhere",
+    "NotFrequent", "OTokens", "Perturbation", "Perturbed", "PlaceSwap", "RandomToken", "Rate", "Romanizable",
+    "Scope", "SharedWithTraining", "State", "StudyContextWords", "Transliterate", "WordsWhere",
     "apply_batched", "declare_need", "edit_stats", "make", "names", "parse_rate", "parse_rate_specs", "parse_rates",
     "rate_params", "register", "replace_words",
 ]

@@ -1,0 +1,40 @@
+"""The report's "Model against model" table: paired differences of clean F1 on the same sentences."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xner.experiments.models import model_contrasts
+from xner.experiments.uncertainty import pack_counts
+
+
+def _row(model: str, target: str, seed: int, key: str) -> dict:
+    return {"key": key, "params": {"model": model, "setting": "zero-shot", "sources_spec": "pair", "sources": ["en"],
+                                   "target": target, "train_seed": seed, "perturbation": "clean",
+                                   "identity": {"data": {"test": f"test-{target}"}}}}
+
+
+def _counts(rng, n: int, hit: float) -> np.ndarray:
+    gold = rng.integers(1, 3, n)
+    tp = (rng.random(n) < hit) * gold
+    return np.stack([tp, gold, gold], axis=-1)[:, None, :]  # [sentences, 1 type, (tp, predicted, gold)]
+
+
+def test_paired_difference_and_pooled_rows():
+    rng = np.random.default_rng(0)
+    rows, blobs = [], {}
+    for target in ("fa", "ms"):
+        for seed in (0, 1, 2):
+            for model, hit in (("random", 0.3), ("pretrained", 0.6)):
+                key = f"{model}-{target}-{seed}"
+                rows.append(_row(model, target, seed, key))
+                blobs[key] = pack_counts(_counts(rng, 400, hit))
+    sec, csv = model_contrasts(rows, blobs, 300, order=["random", "pretrained"])
+    assert sec is not None and sec.key == "models"
+    by = {(r[0], r[2]): r for r in csv[1:]}
+    d = by[("zero-shot", "fa")]
+    f1, f1_base, diff, lo, hi = d[6], d[9], d[12], d[13], d[14]
+    assert abs(diff - (f1 - f1_base)) < 1e-9 and 0.2 < diff < 0.4 and 0 < lo < diff < hi  # real, paired numbers
+    pooled = by[("zero-shot", "2 targets")]
+    assert pooled[1] == "pooled" and pooled[13] > 0
+    assert model_contrasts([r for r in rows if r["params"]["model"] == "random"], blobs, 100)[0] is None

@@ -84,7 +84,7 @@ def _perturb(sub: argparse._SubParsersAction) -> None:
     add_runtime(p)
     add_out(p, help="perturbed file to write (tsv or jsonl by extension; statistics in OUT.stats.json)")
     add_console(p)
-    p.set_defaults(func=run_perturb)
+    p.set_defaults(func=run_perturb, **logs_to(_beside))
 
 
 def run_perturb(args: argparse.Namespace) -> int:
@@ -143,13 +143,12 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
     add_runtime(p)
     add_out(p, required=False, help="JSONL file for the rows")
     add_console(p)
-    p.set_defaults(func=run_evaluate, **logs_to(lambda a: _parent(a.out)))
+    p.set_defaults(func=run_evaluate, **logs_to(_beside))
 
 
-def _parent(path: str | None) -> str | None:
-    from pathlib import Path
-
-    return str(Path(path).resolve().parent) if path else None
+def _beside(args: argparse.Namespace) -> str | None:
+    """The log of a command that writes a file: ``OUT.log`` beside it (as ``OUT.stats.json``)."""
+    return f"{args.out}.log" if args.out else None
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -126,6 +126,10 @@ def test_json_on_stdout(name, made, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     json.loads(out)  # stdout holds the JSON document and nothing else
+    if name in ("train", "distill", "export", "init-model", "pretrain"):  # a long job's log in its --out folder
+        assert (Path(argv[argv.index("--out") + 1]) / "xner.log").is_file(), name
+    if name == "perturb":  # ... or beside its output file
+        assert Path(argv[argv.index("--out") + 1] + ".log").is_file()
 
 
 def test_every_result_command_is_covered():

@@ -88,6 +88,9 @@ CASES = [
     ("results-missing-store", "results {none}/store"),
     ("sweep-bad-train-seeds", "sweep demo --train-seeds 0,x --store {root}/s4"),
     ("bench-bad-shapes", "bench --suite inference --shapes 12 --out {root}/b1"),
+    ("pretrain-bad-spec", "pretrain --init nope:hidden=x --data-dir {data} --langs en --out {root}/pt1"),
+    ("pretrain-bad-lang", "pretrain --init bert --data-dir {data} --langs zz --out {root}/pt2"),
+    ("pretrain-missing-model", "pretrain --model {none} --data-dir {data} --langs en --out {root}/pt3"),
 ]
 
 

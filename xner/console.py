@@ -157,8 +157,9 @@ def captured(folder: str | os.PathLike | None) -> Iterator[Path]:
     """Run a long job with library output in a log file (and off the console unless ``--verbose``).
 
     The log is written to a temporary file while the job runs (the run's folder may not exist yet, and
-    xner never writes into a folder it has not checked) and is appended to ``folder/xner.log`` at the
-    end when ``folder`` then exists; otherwise (or on a crash) its path is printed and the file kept."""
+    xner never writes into a folder it has not checked) and is appended to ``folder/xner.log`` (or to
+    ``folder`` itself when it names a ``.log`` file: ``OUT.log`` beside a command's output file) at the
+    end when the job succeeded; on a failure its path is printed and the file kept."""
     fd, tmp = tempfile.mkstemp(prefix="xner-", suffix=".log")
     os.close(fd)
     log = open(tmp, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (closed below)
@@ -222,7 +223,7 @@ def _dup_stream(s: TextIO, fdn: int) -> TextIO:
 def _finish_log(tmp: Path, folder: str | os.PathLike | None, ok: bool) -> None:
     """On success the log joins ``folder/xner.log`` (a folder the job itself made or checked); on a
     failure it stays where it is, named on the console: a refused ``--out`` is never written into."""
-    dest = Path(folder) / LOG_NAME if folder is not None else None
+    dest = None if folder is None else Path(folder) if str(folder).endswith(".log") else Path(folder) / LOG_NAME
     if ok and dest is not None and dest.parent.is_dir() and (not dest.exists() or dest.is_file()):
         with open(dest, "a", encoding="utf-8") as f, open(tmp, encoding="utf-8", errors="replace") as src:
             f.write(src.read())

@@ -123,8 +123,10 @@ def variant(params: dict) -> str:
     ident = dict(params.get("identity") or {})
     data = dict(ident.pop("data", None) or {})
     ident.pop("train_seed", None)
-    teachers = ident.pop("teachers", None)  # their seeds follow the training seed: only languages and sizes
+    # the teachers' languages and sizes follow the target (its sources, its budget) and their seeds the
+    # training seed: one setting over several targets is one variant; how many teachers it has is kept
+    teachers = ident.pop("teachers", None)
     cond = {**ident, "data": {"source": data.get("source"), "split": data.get("split")}}
     if teachers:
-        cond["teachers"] = [[t.get("lang"), t.get("sentences")] for t in teachers]
+        cond["teachers"] = len(teachers)
     return hashlib.sha256(json.dumps(cond, sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -38,3 +38,16 @@ def test_paired_difference_and_pooled_rows():
     pooled = by[("zero-shot", "2 targets")]
     assert pooled[1] == "pooled" and pooled[13] > 0
     assert model_contrasts([r for r in rows if r["params"]["model"] == "random"], blobs, 100)[0] is None
+
+
+def test_one_setting_over_targets_is_one_variant():
+    """A budget or ensemble student's teachers follow the target (languages, sizes): the report must not
+    split one setting into a variant per target (it did, so pooled rows had one target each)."""
+    from xner.experiments.identity import variant
+
+    def params(langs, n):
+        return {"identity": {"train": {"preset": "scratch"}, "train_seed": 0, "data": {"source": "d", "test": langs[0]},
+                             "teachers": [{"lang": x, "seed": i, "sentences": n} for i, x in enumerate(langs)]}}
+
+    assert variant(params(["nl", "de", "en"], 666)) == variant(params(["es", "pt", "fr"], 700))
+    assert variant(params(["nl", "de", "en"], 666)) != variant(params(["nl", "de"], 666))

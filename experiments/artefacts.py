@@ -228,8 +228,7 @@ class Artifacts:
             from .pretrained import pretrained_folder
 
             if name not in self._pretrained:  # (hashing the text of every language is not free)
-                self._pretrained[name] = pretrained_folder(self.root, spec, self.material, artifact_key,
-                                                           build_once if self.building else None,
+                self._pretrained[name] = pretrained_folder(self.root, spec, self.material, self.building,
                                                            lambda m: (self.base_model(m), self._model_key(m)))
             return self._pretrained[name]
         init = dict(spec["init"])

@@ -10,26 +10,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from .reportdoc import Cell, Para, Section, Table
+from .reportdoc import Cell, Para, Section, Table, ci_cell
 from .uncertainty import Resampler, hierarchical, unpack_counts
 
 __all__ = ["model_contrasts"]
-
-
-def _ci(st: dict) -> Cell:
-    if st.get("value") is None:
-        return Cell("—")
-    v = st["value"] * 100
-    ci = f"[{st['lo'] * 100:+.1f}, {st['hi'] * 100:+.1f}]" if st.get("lo") is not None else None
-    return Cell(f"{v:.1f}", ci.replace("+", "") if ci else None, sort=v)
-
-
-def _dci(st: dict) -> Cell:
-    if st.get("value") is None:
-        return Cell("—")
-    v = st["value"] * 100
-    ci = f"[{st['lo'] * 100:+.1f}, {st['hi'] * 100:+.1f}]" if st.get("lo") is not None else None
-    return Cell(f"{v:+.1f}", ci, sort=v)
 
 
 def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed: int = 0,
@@ -68,7 +52,7 @@ def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed
                 pooled[(where[0], m)][key].append(u)
             label = where[0] + (f" {where[1]}" if where[1] else "")
             t.rows.append([Cell(label), Cell(f"{'+'.join(where[2])} -> {where[3]}"), Cell(m), Cell(str(len(seeds))),
-                           _ci(sa), _ci(sb), _dci(sd)])
+                           ci_cell(sa, sign=False), ci_cell(sb, sign=False), ci_cell(sd)])
             csv.append([where[0], "+".join(where[2]), where[3], m, first, len(seeds), *_vals(sa), *_vals(sb),
                         *_vals(sd)])
     for (setting, m), u in pooled.items():
@@ -76,7 +60,7 @@ def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed
             continue
         sa, sb, sd = (hierarchical(u[k], seed) for k in ("a", "b", "d"))
         t.rows.append([Cell(f"{setting} (pooled)"), Cell(f"{len(u['d'])} targets"), Cell(m), Cell(str(sd["seeds"])),
-                       _ci(sa), _ci(sb), _dci(sd)])
+                       ci_cell(sa, sign=False), ci_cell(sb, sign=False), ci_cell(sd)])
         csv.append([setting, "pooled", f"{len(u['d'])} targets", m, first, sd["seeds"], *_vals(sa), *_vals(sb),
                     *_vals(sd)])
     if not t.rows:

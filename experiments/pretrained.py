@@ -76,10 +76,12 @@ def pretrain_langs(spec: dict, source) -> list[str]:
     return list(langs)
 
 
-def pretrained_folder(root: Path, spec: dict, material, key_fn, build_once, base=None) -> str:
-    """The pretrained encoder of ``spec`` (built here, once, if not yet); ``key_fn``/``build_once`` are
-    the artefact store's (:mod:`.artefacts`); ``build_once`` None only names the folder.  ``base(name)``
-    -> (folder, identity) resolves ``model = "@NAME"``."""
+def pretrained_folder(root: Path, spec: dict, material, build: bool = True, base=None) -> str:
+    """The pretrained encoder of ``spec``, in the artefact folder ``root`` (built here, once, if not yet;
+    ``build`` False only names it: ``xner sweep --plan``).  ``base(name)`` -> (folder, identity)
+    resolves ``model = "@NAME"``."""
+    from .artefacts import artifact_key, build_once
+
     p = dict(spec["pretrain"])
     langs = pretrain_langs(spec, material.source)
     text = {lang: material.unlabelled_sha256(lang) for lang in langs}
@@ -88,10 +90,11 @@ def pretrained_folder(root: Path, spec: dict, material, key_fn, build_once, base
         if base is None:
             raise XnerError(f"pretrain model {model}: another model of the config, which cannot be resolved here")
         model, ident = base(model[1:])
-    key = [p, text, material.describe()["scheme"], material.describe()["seed"], *([ident] if ident else [])]
-    folder = f"{'lapt' if 'lapt' in spec else 'pretrain'}-{key_fn(key)}"
+    split = material.describe()
+    key = [p, text, split["scheme"], split["seed"], *([ident] if ident else [])]
+    folder = f"{'lapt' if 'lapt' in spec else 'pretrain'}-{artifact_key(key)}"
 
-    def build(d: Path) -> dict:
+    def make(d: Path) -> dict:
         from xner.training.pretrain import pretrain
 
         corpora = [c for lang in langs for c in material.unlabelled(lang)]
@@ -102,6 +105,6 @@ def pretrained_folder(root: Path, spec: dict, material, key_fn, build_once, base
         return {"pretrain": p, "langs": langs, "steps": card["steps"], "final_loss": card["final_loss"],
                 "vocab_sha256": card.get("vocab_sha256")}
 
-    if build_once is not None:  # None: only name it (xner sweep --plan builds nothing)
-        build_once(root, folder, build, resumable=True)
+    if build:
+        build_once(root, folder, make, resumable=True)
     return str(root / folder)

@@ -34,6 +34,9 @@ from .reportdoc import (
     table_markdown,
     to_markdown,
 )
+from .reportdoc import ci_cell as _cic
+from .reportdoc import num as _num
+from .reportdoc import val as _val
 from .results import OVERLAP, flat_rows, reference, reference_f1, write_table
 from .store import Store
 
@@ -46,27 +49,9 @@ QUESTION = ("Does a teacher-student NER model distilled from more, or more diver
             "under perturbation on a low-resource target?")
 
 
-def _num(v, scale=100.0, nd=1, sign=False) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "—"
-    return f"{v * scale:{'+' if sign else ''}.{nd}f}"
-
-
-def _val(v) -> float | None:
-    return None if v is None or not np.isfinite(v) else float(v)
-
-
 def _n(v, scale=100.0, nd=1, sign=False, ref=False) -> Cell:
     """A number as a cell, sorting by its value; ``ref``: the reference study's (only when there is one)."""
     return Cell(_num(v, scale, nd, sign), sort=_val(v), ref=ref and _val(v) is not None)
-
-
-def _cic(st: dict | None, sign=True) -> Cell:
-    """``value [lo, hi]`` x 100 as a cell."""
-    if not st or st.get("value") is None:
-        return Cell("—")
-    ci = f"[{_num(st['lo'], sign=sign)}, {_num(st['hi'], sign=sign)}]" if st.get("lo") is not None else None
-    return Cell(_num(st["value"], sign=sign), ci, _val(st["value"]))
 
 
 def _int(v) -> Cell:

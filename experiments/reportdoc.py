@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 __all__ = ["Block", "Cell", "Code", "Document", "HtmlOnly", "Image", "Images", "Para", "Section", "Table",
-           "table_markdown", "to_markdown"]
+           "ci_cell", "num", "table_markdown", "to_markdown", "val"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,25 @@ class Cell:
     @property
     def md(self) -> str:
         return " ".join(s for s in (self.text, self.ci) if s)
+
+
+def num(v, scale=100.0, nd=1, sign=False) -> str:
+    """A number as report text (x 100 by default); "—" for none or not finite."""
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "—"
+    return f"{v * scale:{'+' if sign else ''}.{nd}f}"
+
+
+def val(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def ci_cell(st: dict | None, sign=True) -> Cell:
+    """``value [lo, hi]`` x 100 as a cell (a statistic with ``value``, ``lo``, ``hi``)."""
+    if not st or st.get("value") is None:
+        return Cell("—")
+    ci = f"[{num(st['lo'], sign=sign)}, {num(st['hi'], sign=sign)}]" if st.get("lo") is not None else None
+    return Cell(num(st["value"], sign=sign), ci, val(st["value"]))
 
 
 @dataclass

@@ -15,13 +15,12 @@ import logging
 import os
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["Progress", "active", "captured", "configure", "is_captured", "level", "out", "progress", "say", "stage", "stream"]
+__all__ = ["Progress", "active", "captured", "configure", "is_captured", "out", "progress", "say", "stage", "stream"]
 
 LOG_NAME = "xner.log"
 _state: dict = {"level": "normal", "stream": None, "out": None, "captured": False, "progress": None}
@@ -31,10 +30,6 @@ def configure(quiet: bool = False, verbose: bool = False) -> None:
     _state["level"] = "quiet" if quiet else "verbose" if verbose else "normal"
     _state["stream"] = None
     logging.getLogger("xner").setLevel(logging.INFO if verbose else logging.WARNING)
-
-
-def level() -> str:
-    return _state["level"]
 
 
 def is_captured() -> bool:
@@ -75,9 +70,7 @@ class Progress:
         self.bar = None if _state["level"] == "quiet" else tqdm(
             total=total, initial=initial, desc=desc, unit=unit, file=stream(), dynamic_ncols=True,
             mininterval=0.5 if tty else 15.0)
-        self.t0 = time.time()
         self.done = initial
-        self.total = total
         self._prev = _state["progress"]
         _state["progress"] = self
 
@@ -90,12 +83,6 @@ class Progress:
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
-
-    def add_total(self, n: int) -> None:
-        self.total += n
-        if self.bar is not None:
-            self.bar.total = self.total
-            self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
@@ -228,10 +215,10 @@ def _finish_log(tmp: Path, folder: str | os.PathLike | None, ok: bool) -> None:
         with open(dest, "a", encoding="utf-8") as f, open(tmp, encoding="utf-8", errors="replace") as src:
             f.write(src.read())
         tmp.unlink()
-        if not ok or _state["level"] == "verbose":
-            say(f"log: {dest}", important=not ok)
+        if _state["level"] == "verbose":
+            say(f"log: {dest}")
         return
     if ok or tmp.stat().st_size == 0:  # nowhere to keep it and nothing went wrong
         tmp.unlink()
         return
-    say(f"log: {tmp}", important=not ok)
+    say(f"log: {tmp}", important=True)

@@ -253,3 +253,18 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert ci.startswith("bash .ci/browser && python3.11 -m venv .venv") and ci in readme.splitlines()
+
+
+def test_a_log_file_xner_did_not_write_is_left_alone(data_dir, tmp_path, capsys):
+    """perturb's log goes to OUT.log; a file of that name that xner did not write is never appended to
+    (it was, before the log files carried a header)."""
+    out = tmp_path / "p.tsv"
+    mine = tmp_path / "p.tsv.log"
+    mine.write_text("my own notes\n", encoding="utf-8")
+    argv = ["perturb", "--data-dir", str(data_dir), "--lang", "fa", "--perturbation", "char_noise", "--out", str(out)]
+    assert main(argv) == 0
+    assert mine.read_text(encoding="utf-8") == "my own notes\n"
+    mine.unlink()
+    assert main(argv) == 0 and main(argv) == 0  # a log xner wrote is appended to
+    text = mine.read_text(encoding="utf-8")
+    assert text.startswith("# xner log") and text.count("# xner log") == 1

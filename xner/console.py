@@ -23,6 +23,8 @@ from typing import TextIO
 __all__ = ["Progress", "active", "captured", "configure", "is_captured", "out", "progress", "say", "stage", "stream"]
 
 LOG_NAME = "xner.log"
+#: the first line of every log xner writes; a file without it is someone else's and is never appended to
+HEADER = "# xner log: library output of xner commands, newest at the end\n"
 _state: dict = {"level": "normal", "stream": None, "out": None, "captured": False, "progress": None}
 
 
@@ -207,12 +209,23 @@ def _dup_stream(s: TextIO, fdn: int) -> TextIO:
     return os.fdopen(os.dup(fdn), "w", buffering=1, encoding="utf-8") if real else s
 
 
+def _ours(path: Path) -> bool:
+    """Whether ``path`` is a log xner wrote (its first line is :data:`HEADER`): only those are appended to."""
+    if not path.is_file():
+        return False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.readline() == HEADER
+
+
 def _finish_log(tmp: Path, folder: str | os.PathLike | None, ok: bool) -> None:
-    """On success the log joins ``folder/xner.log`` (a folder the job itself made or checked); on a
-    failure it stays where it is, named on the console: a refused ``--out`` is never written into."""
+    """On success the log joins ``folder/xner.log`` (a folder the job itself made or checked) when that
+    file is new or one xner wrote; otherwise, and on a failure, it stays where it is, named on the
+    console: a refused ``--out`` and a file of the user's are never written into."""
     dest = None if folder is None else Path(folder) if str(folder).endswith(".log") else Path(folder) / LOG_NAME
-    if ok and dest is not None and dest.parent.is_dir() and (not dest.exists() or dest.is_file()):
+    if ok and dest is not None and dest.parent.is_dir() and (not dest.exists() or _ours(dest)):
         with open(dest, "a", encoding="utf-8") as f, open(tmp, encoding="utf-8", errors="replace") as src:
+            if f.tell() == 0:
+                f.write(HEADER)
             f.write(src.read())
         tmp.unlink()
         if _state["level"] == "verbose":

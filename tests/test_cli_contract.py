@@ -255,16 +255,26 @@ def test_readme_test_command_is_what_ci_runs():
     assert ci.startswith("bash .ci/browser && python3.11 -m venv .venv") and ci in readme.splitlines()
 
 
-def test_a_log_file_xner_did_not_write_is_left_alone(data_dir, tmp_path, capsys):
-    """perturb's log goes to OUT.log; a file of that name that xner did not write is never appended to
-    (it was, before the log files carried a header)."""
-    out = tmp_path / "p.tsv"
+def test_a_log_file_xner_did_not_write_is_left_alone(tmp_path, capsys):
+    """A command's log goes to OUT.log (or FOLDER/xner.log); a file of that name that xner did not write
+    is never appended to (it was, before the logs carried a header): the log stays in its temporary
+    file, which the console names."""
+    from xner import console
+
     mine = tmp_path / "p.tsv.log"
     mine.write_text("my own notes\n", encoding="utf-8")
-    argv = ["perturb", "--data-dir", str(data_dir), "--lang", "fa", "--perturbation", "char_noise", "--out", str(out)]
-    assert main(argv) == 0
+    console.configure()
+    with console.captured(mine):
+        print("library noise")
     assert mine.read_text(encoding="utf-8") == "my own notes\n"
+    err = capsys.readouterr().err
+    assert "is not an xner log: left alone" in err
+    kept = Path(err.split("log: ")[1].split(" (")[0])
+    assert kept.read_text(encoding="utf-8") == "library noise\n"
+    kept.unlink()
     mine.unlink()
-    assert main(argv) == 0 and main(argv) == 0  # a log xner wrote is appended to
+    for _ in range(2):  # a log xner wrote is appended to
+        with console.captured(mine):
+            print("library noise")
     text = mine.read_text(encoding="utf-8")
-    assert text.startswith("# xner log") and text.count("# xner log") == 1
+    assert text.startswith("# xner log") and text.count("# xner log") == 1 and text.count("library noise") == 2

@@ -231,7 +231,8 @@ def _finish_log(tmp: Path, folder: str | os.PathLike | None, ok: bool) -> None:
         if _state["level"] == "verbose":
             say(f"log: {dest}")
         return
-    if ok or tmp.stat().st_size == 0:  # nowhere to keep it and nothing went wrong
+    taken = ok and dest is not None and dest.exists()  # a file of that name that xner did not write
+    if tmp.stat().st_size == 0 or (ok and not taken):  # nothing in it, or no folder asked for and no error
         tmp.unlink()
         return
-    say(f"log: {tmp}", important=True)
+    say(f"log: {tmp}" + (f" ({dest} is not an xner log: left alone)" if taken else ""), important=True)

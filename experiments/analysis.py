@@ -18,7 +18,7 @@ import numpy as np
 
 from xner.langs import PAIRS
 
-from .identity import clean_key, variant
+from .identity import clean_key, condition_key, variant
 from .plan import setting_label
 from .results import REF_COLUMNS, perturbation_label, rate_label
 from .uncertainty import Resampler, hierarchical, unpack_counts
@@ -89,9 +89,12 @@ class Analysis:
         prs: dict[tuple[str, str], None] = {}
         for r in rows:
             p = r["params"]
-            k = (p["model"], p["setting"], p.get("sources_spec", ""), tuple(p["sources"]), p["target"],
-                 p.get("weighting") or "", variant(p), p.get("label") or "")
-            c = conds.setdefault(k, Cond(*k, plain=not p.get("budget") and int(p.get("teachers") or 1) == 1))
+            fields = (p["model"], p["setting"], p.get("sources_spec", ""), tuple(p["sources"]), p["target"],
+                      p.get("weighting") or "", variant(p), p.get("label") or "")
+            c = conds.get(condition_key(p))
+            if c is None:
+                c = conds[condition_key(p)] = Cond(*fields, plain=not p.get("budget")
+                                                   and int(p.get("teachers") or 1) == 1)
             seed = int(p.get("train_seed") or 0)
             if p["perturbation"] == "clean":
                 c.clean[seed] = r

@@ -34,7 +34,14 @@ from .artefacts import Artifacts
 from .plan import Group, material_langs, material_parts
 from .store import cell_key
 
-__all__ = ["IDENTITY_VERSION", "cell_params", "clean_key", "group_identity", "make_perturbation", "model_id", "variant"]
+__all__ = ["IDENTITY_VERSION", "cell_params", "clean_key", "condition_key", "group_identity", "make_perturbation",
+           "model_id", "variant"]
+
+# what varies between the cells of one condition: the perturbation applied, and the training seed
+# (a replicate); everything else in a cell's params is part of its condition
+CELL_FIELDS = ("perturbation", "perturbation_args", "perturbation_params", "rate", "seed", "vectors", "mlm")
+REPLICATE_FIELDS = ("train_seed",)
+DERIVED_FIELDS = ("identity", "model_id", "substituted_for")  # held in identity (model_id follows the model spec)
 
 IDENTITY_VERSION = 2
 
@@ -116,11 +123,32 @@ def clean_key(params: dict) -> str:
     return cell_key(p)
 
 
-def variant(params: dict) -> str:
+def condition_key(params: dict, drop: tuple[str, ...] = ()) -> str:
+    """The one key of a cell's condition: every field of its params (model, setting, sources spec and
+    sources, target, weighting, label, budget, teachers, lapt, ...) but the perturbation and the
+    training seed, plus its :func:`variant` and, within the target, the data it saw and was tested on
+    (content fingerprints of its training material, distillation text and test set, each teacher's
+    share).  Every report table groups cells by this key; ``drop`` names fields a comparison varies
+    on purpose (``("model",)``: model against model; the model's resolved identity goes too)."""
+    ident = dict(params.get("identity") or {})
+    shown = {k: v for k, v in params.items()
+             if k not in CELL_FIELDS + REPLICATE_FIELDS + DERIVED_FIELDS and k not in drop}
+    data = dict(ident.get("data") or {})
+    within = {"material": data.get("material"), "distilled_on": data.get("distilled_on"), "test": data.get("test"),
+              "teachers": ident.get("teachers")}
+    key = {"shown": shown, "variant": variant(params, drop_model="model" in drop), "data": within}
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+def variant(params: dict, drop_model: bool = False) -> str:
     """A short hash of the conditions a report row does not show (training, distillation and export
     settings, resolved model, data source, split and caps, bootstrap size): cells with different
-    variants are different experiments."""
+    variants are different experiments.  It is the same for one setting over several targets (the
+    target-specific data fingerprints are in :func:`condition_key`); ``drop_model`` leaves the
+    resolved model out (model against model)."""
     ident = dict(params.get("identity") or {})
+    if drop_model:
+        ident.pop("model", None)
     data = dict(ident.pop("data", None) or {})
     ident.pop("train_seed", None)
     # the teachers' languages and sizes follow the target (its sources, its budget) and their seeds the

@@ -10,6 +10,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from .identity import condition_key, variant
+from .plan import setting_label
 from .reportdoc import Cell, Para, Section, Table, ci_cell
 from .uncertainty import Resampler, hierarchical, unpack_counts
 
@@ -30,7 +32,11 @@ def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed
     for r in clean:
         p = r["params"]
         test = ((p.get("identity") or {}).get("data") or {}).get("test") or p["target"]
-        where = (p["setting"], p.get("sources_spec", ""), tuple(p.get("sources") or ()), p["target"], test)
+        # the one condition key without the model: every other field (label, weighting, budget,
+        # teachers, lapt, data fingerprints, variant) must agree for two models to be paired
+        label = p.get("label") or setting_label(p["setting"], p.get("sources_spec") or "", p.get("weighting") or "")
+        where = (label, p.get("sources_spec", ""), tuple(p.get("sources") or ()), p["target"],
+                 variant(p, drop_model=True), condition_key(p, drop=("model",)))
         by[where][p["model"]][int(p.get("train_seed") or 0)] = res.f1(test, unpack_counts(blobs[r["key"]]))
     first = models[0]
     t = Table(["setting", "train -> test", "model", "seeds", "F1 [95% CI]", f"F1 of {first} [95% CI]",
@@ -49,13 +55,13 @@ def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed
             d = [(x[0] - y[0], x[1] - y[1]) for x, y in zip(a, b, strict=True)]
             sa, sb, sd = hierarchical([a], seed), hierarchical([b], seed), hierarchical([d], seed)
             for key, u in (("a", a), ("b", b), ("d", d)):
-                pooled[(where[0], m)][key].append(u)
-            label = where[0] + (f" {where[1]}" if where[1] else "")
+                pooled[(where[0], where[4], m)][key].append(u)
+            label = where[0]
             t.rows.append([Cell(label), Cell(f"{'+'.join(where[2])} -> {where[3]}"), Cell(m), Cell(str(len(seeds))),
                            ci_cell(sa, sign=False), ci_cell(sb, sign=False), ci_cell(sd)])
             csv.append([where[0], "+".join(where[2]), where[3], m, first, len(seeds), *_vals(sa), *_vals(sb),
                         *_vals(sd)])
-    for (setting, m), u in pooled.items():
+    for (setting, _, m), u in pooled.items():
         if len(u["d"]) < 2:
             continue
         sa, sb, sd = (hierarchical(u[k], seed) for k in ("a", "b", "d"))

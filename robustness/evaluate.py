@@ -60,6 +60,12 @@ def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_count
     """Perturb, encode, infer and score one cell, timing each stage.  With a ``cache`` (filled by
     :func:`clean_cell`) only sentences the perturbation changed, and that the model has not tagged
     before, are inferred.  ``counts_out``, a list, receives the cell's :class:`EntityCounts`."""
+    if cache is not None:
+        if cache.runtime is not runtime:
+            raise ValueError("run_cell: the prediction cache was built for another runtime")
+        if cache.clean is not corpus:
+            raise ValueError("run_cell: the prediction cache was built on another test set "
+                             "(clean_cell(runtime, corpus, cache=cache) first)")
     t0 = time.perf_counter()
     model_s = getattr(runtime, "infer_seconds", 0.0)
     r = pert.apply(corpus, seed, ctx)

@@ -2,7 +2,9 @@
 
 Most perturbations leave most sentences untouched.  A perturbed cell takes the clean run's
 predictions for every sentence none of whose words was edited, and runs the model only on the rest;
-predictions are cached per model by the sentence's token ids, so a sentence produced identically
+predictions are cached per model by the sentence's token ids *and* its word boundaries (the word
+each piece belongs to), so ``Kiev.`` (one word) and ``Kiev`` ``.`` (two words) never share an entry,
+and a sentence produced identically
 by several perturbations, rates or seeds (or left as it was by an edit) is inferred once.
 
 For float32 graphs this is exact: ONNX Runtime computes each row of a batch independently, so a
@@ -32,7 +34,8 @@ def changed_sentences(perturbed: Corpus, clean: Corpus, edit: np.ndarray) -> np.
 
 
 class PredictionCache:
-    """Per-word tags of sentences one model has tagged, keyed by the sentences' token ids."""
+    """Per-word tags of sentences one model has tagged, keyed by the sentences' token ids and word
+    boundaries (the sentence-relative word of every piece, specials and segment breaks included)."""
 
     def __init__(self, runtime):
         self.runtime = runtime
@@ -48,7 +51,11 @@ class PredictionCache:
         first = np.searchsorted(enc.seg_sent, np.arange(len(corpus)), side="left")
         last = np.searchsorted(enc.seg_sent, np.arange(len(corpus)), side="right")
         ro = enc.row_offsets
-        return [enc.ids[ro[a] : ro[b]].tobytes() for a, b in zip(first.tolist(), last.tolist(), strict=True)]
+        # word of each piece relative to the sentence's first word (-1 for specials): two sentences
+        # with the same pieces but other word boundaries get other keys
+        rel = np.where(enc.piece_word >= 0, enc.piece_word - corpus.offsets[enc.seg_sent.repeat(np.diff(ro))], -1)
+        return [enc.ids[ro[a] : ro[b]].tobytes() + b"|" + rel[ro[a] : ro[b]].astype(np.int32).tobytes()
+                for a, b in zip(first.tolist(), last.tolist(), strict=True)]
 
     def set_clean(self, corpus: Corpus, pred: np.ndarray) -> None:
         """The clean test set and its predictions: what unchanged sentences take."""

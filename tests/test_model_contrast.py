@@ -32,10 +32,10 @@ def test_paired_difference_and_pooled_rows():
     sec, csv = model_contrasts(rows, blobs, 300, order=["random", "pretrained"])
     assert sec is not None and sec.key == "models"
     by = {(r[0], r[2]): r for r in csv[1:]}
-    d = by[("zero-shot", "fa")]
+    d = by[("zero-shot pair", "fa")]
     f1, f1_base, diff, lo, hi = d[6], d[9], d[12], d[13], d[14]
     assert abs(diff - (f1 - f1_base)) < 1e-9 and 0.2 < diff < 0.4 and 0 < lo < diff < hi  # real, paired numbers
-    pooled = by[("zero-shot", "2 targets")]
+    pooled = by[("zero-shot pair", "2 targets")]
     assert pooled[1] == "pooled" and pooled[13] > 0
     assert model_contrasts([r for r in rows if r["params"]["model"] == "random"], blobs, 100)[0] is None
 
@@ -51,3 +51,32 @@ def test_one_setting_over_targets_is_one_variant():
 
     assert variant(params(["nl", "de", "en"], 666)) == variant(params(["es", "pt", "fr"], 700))
     assert variant(params(["nl", "de", "en"], 666)) != variant(params(["nl", "de"], 666))
+
+
+def _student(model, seed, key, **extra):
+    p = {"model": model, "setting": "student", "sources_spec": "related:3", "sources": ["nl", "de", "en"],
+         "target": "sco", "weighting": "uniform", "train_seed": seed, "perturbation": "clean",
+         "identity": {"data": {"test": "test-sco"}}, **extra}
+    if "teachers" in extra:
+        p["identity"] = {**p["identity"], "teachers": [{"lang": x, "seed": i} for i, x in enumerate("ab")]}
+    return {"key": key, "params": p}
+
+
+def test_students_differing_in_one_field_are_never_paired_across():
+    """Two students of one model that share a sources spec (one teacher vs two teachers per language,
+    or another weighting) are two conditions: model B's condition X is paired with model A's X only
+    (before, they overwrote each other under one (setting, spec, sources, target) key: one row)."""
+    rng = np.random.default_rng(1)
+    rows, blobs = [], {}
+    conds = {"one": {}, "two": {"label": "student seeds:2", "teachers": 2}, "langid": {"weighting": "langid"}}
+    hits = {("a", "one"): 0.5, ("b", "one"): 0.4, ("a", "two"): 0.5, ("b", "two"): 0.3,
+            ("a", "langid"): 0.5, ("b", "langid"): 0.45}
+    for (model, cond), hit in hits.items():
+        for seed in (0, 1, 2):
+            key = f"{model}-{cond}-{seed}"
+            rows.append(_student(model, seed, key, **conds[cond]))
+            blobs[key] = pack_counts(_counts(rng, 600, hit))
+    _, csv = model_contrasts(rows, blobs, 200, order=["a", "b"])
+    diffs = {r[0]: r[12] for r in csv[1:]}
+    assert len(diffs) == 3, diffs
+    assert diffs["student seeds:2"] < diffs["student related:3 (uniform)"] < diffs["student related:3 (langid)"] < 0

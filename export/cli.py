@@ -156,12 +156,14 @@ def _serve(sub: argparse._SubParsersAction) -> None:
                    help="distinct words the encoder caches before it starts afresh (bounds memory)")
     _add_variant(p)
     p.add_argument("--api-key", default=None,
-                   help="require this key on /predict ('Authorization: Bearer KEY' or 'X-API-Key: KEY'; default: "
-                   "$XNER_API_KEY, else none)")
+                   help="require this key on /predict and /metadata ('Authorization: Bearer KEY' or 'X-API-Key: "
+                   "KEY'; default: $XNER_API_KEY when set, else none); an empty key is an error")
     p.add_argument("--batch-tokens", type=int, default=8192, help="words per model call across requests")
     p.add_argument("--batch-wait-ms", type=float, default=5.0,
                    help="longest wait for more requests to join a model call (default 5 ms)")
     p.add_argument("--max-queue", type=int, default=1024, help="waiting requests before 503 (default 1024)")
+    p.add_argument("--request-timeout", type=float, default=60.0,
+                   help="longest a request waits for its answer before 504 (seconds, default 60)")
     p.add_argument("--full-metadata", action="store_true",
                    help="/metadata also shows local paths, the export's command line and host (off by default)")
     add_console(p, json=False)
@@ -173,13 +175,19 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from xner.errors import XnerError
 
-    from .server import serve
+    from .server import check_api_key, serve
 
     if args.batch_tokens < 1 or args.batch_wait_ms < 0 or args.max_queue < 1:
         raise XnerError("--batch-tokens and --max-queue must be at least 1, --batch-wait-ms at least 0")
+    if args.max_body < 1:
+        raise XnerError(f"--max-body must be at least 1 byte, got {args.max_body}")
+    if not args.request_timeout > 0:
+        raise XnerError(f"--request-timeout must be positive, got {args.request_timeout}")
+    # --api-key "" (an unset variable) and an empty $XNER_API_KEY are errors, not "no authentication"
+    key = args.api_key if args.api_key is not None else os.environ.get("XNER_API_KEY")
     serve(args.model, args.host, args.port, args.provider, args.threads, args.max_body, args.cache_words,
-          args.full_metadata, args.variant, args.api_key or os.environ.get("XNER_API_KEY"), args.batch_tokens,
-          args.batch_wait_ms, args.max_queue)
+          args.full_metadata, args.variant, check_api_key(key), args.batch_tokens,
+          args.batch_wait_ms, args.max_queue, args.request_timeout)
     return 0
 
 

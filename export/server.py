@@ -2,7 +2,11 @@
 ``/metadata``, ``/metrics`` (Prometheus).
 
 FastAPI/uvicorn.  Request bodies are bounded (413 past the limit, whether or not a Content-Length
-is sent); bad input gets a 4xx with ``{"error": ...}`` and the server keeps serving.
+is sent); bad input gets a 4xx with ``{"error": ...}`` and the server keeps serving.  With an API
+key, ``/predict`` and ``/metadata`` check it before the body is read (401 for a request without it,
+however malformed its body); an empty key is refused.  Each request waits at most
+``request_timeout_s`` for its batch (504 past it); ``/health`` answers 503 when the batch worker is
+not running, and the app closes its batcher when the server stops.
 """
 
 from __future__ import annotations
@@ -64,6 +68,39 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class Auth:
+    """ASGI middleware: the API key is checked on the request line and headers, before the body is
+    read or validated, for every path but ``/health`` and ``/metrics``."""
+
+    OPEN = ("/health", "/metrics")
+
+    def __init__(self, app, key: str, on_refuse=None):
+        self.app = app
+        self.key = key
+        self.on_refuse = on_refuse  # told of every refused request (metrics)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("path") not in self.OPEN:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            if not _authorised(headers, self.key):
+                if self.on_refuse is not None:
+                    self.on_refuse()
+                return await _json(send, 401, {"error": "missing or wrong API key (send 'Authorization: Bearer KEY' "
+                                                        "or 'X-API-Key: KEY')"})
+        return await self.app(scope, receive, send)
+
+
+def check_api_key(api_key: str | None) -> str | None:
+    """None (no authentication) or a non-empty key; an empty or blank key (an unset shell variable
+    in ``--api-key "$KEY"``) is an error, never a silent "no authentication"."""
+    if api_key is None:
+        return None
+    if not str(api_key).strip():
+        raise XnerError("the API key is empty (an unset variable?): give a non-empty key, or none for no "
+                        "authentication")
+    return str(api_key)
+
+
 async def _json(send, status: int, body: dict) -> None:
     data = dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
@@ -88,17 +125,27 @@ def public_metadata(description: dict) -> dict:
 def create_app(model_dir: str, provider: str = "auto", threads: int | None = None, max_body: int = 1_000_000,
                max_items: int = 256, max_chars: int = 20_000, cache_words: int = CACHE_WORDS,
                full_metadata: bool = False, variant: str | None = None, api_key: str | None = None,
-               batch_tokens: int = 8192, batch_wait_ms: float = 5.0, max_queue: int = 1024):
+               batch_tokens: int = 8192, batch_wait_ms: float = 5.0, max_queue: int = 1024,
+               request_timeout_s: float = 60.0):
     """The service: ``/predict`` (requests batched across clients), ``/health``, ``/metadata``, ``/metrics``."""
     import asyncio
+    import contextlib
 
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
 
-    from .batcher import Batcher, QueueFull
+    from .batcher import Batcher, BatcherClosed, QueueFull
     from .metrics import ServerMetrics
     from .runtime import Runtime
+
+    api_key = check_api_key(api_key)
+    for name, value in (("max_body", max_body), ("max_items", max_items), ("max_chars", max_chars),
+                        ("batch_tokens", batch_tokens), ("max_queue", max_queue)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise XnerError(f"{name.replace('_', '-')} must be a whole number of at least 1, got {value!r}")
+    if not request_timeout_s > 0:
+        raise XnerError(f"request-timeout must be positive, got {request_timeout_s!r}")
 
     pipe = NerPipeline(Runtime(model_dir, provider=provider, threads=threads, cache_words=cache_words,
                                file_name=variant))
@@ -108,7 +155,12 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
     stats = {"requests": 0, "items": 0}
     stats_lock = threading.Lock()
 
-    app = FastAPI(title="xner", description="Cross-lingual NER over ONNX Runtime")
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        batcher.close()  # the worker thread and its waiting requests do not outlive the server
+
+    app = FastAPI(title="xner", description="Cross-lingual NER over ONNX Runtime", lifespan=lifespan)
     app.state.pipeline = pipe
     app.state.batcher = batcher
 
@@ -129,6 +181,9 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
     def health():
         with stats_lock:
             counts = dict(stats)
+        if not batcher.alive:
+            return JSONResponse(status_code=503, content={"status": "down", "error": "the batch worker is not running",
+                                                          "provider": pipe.runtime.provider, **counts})
         return {"status": "ok", "provider": pipe.runtime.provider, "uptime_s": round(time.time() - started, 1),
                 **counts}
 
@@ -148,19 +203,22 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
 
     async def predict(req: PredictRequest, request: Request):
         t0 = time.perf_counter()
-        if api_key is not None and not _authorised(request, api_key):
-            return _error(401, "missing or wrong API key (send 'Authorization: Bearer KEY' or 'X-API-Key: KEY')")
         items = _items(req, max_items, max_chars)
         if req.words is not None:
-            if any(len(ws) == 0 for ws in items):
-                raise XnerError("empty input: every text needs at least one word")
             words, spans = items, [None] * len(items)
         else:
             split = pipe.split_texts(items)
             words, spans = [[w for w, _, _ in sp] for sp in split], [[(a, b) for _, a, b in sp] for sp in split]
         try:
-            tagged = await asyncio.wrap_future(batcher.submit(words))  # inference runs off the event loop
-        except QueueFull as e:
+            future = batcher.submit(words)
+        except (QueueFull, BatcherClosed) as e:
+            return _error(503, str(e))
+        try:  # inference runs off the event loop; a request never waits past its timeout
+            tagged = await asyncio.wait_for(asyncio.wrap_future(future), request_timeout_s)
+        except TimeoutError:
+            future.cancel()
+            return _error(504, f"no answer within {request_timeout_s:g} s (the server is overloaded or stuck)")
+        except BatcherClosed as e:
             return _error(503, str(e))
         ents = [[e.to_json() for e in pipe.entities(ws, sp, tg, it if sp is not None else None)]
                 for ws, sp, tg, it in zip(words, spans, tagged, items, strict=True)]
@@ -176,12 +234,15 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
     # hand FastAPI the classes themselves
     predict.__annotations__.update(req=PredictRequest, request=Request)
     app.post("/predict")(predict)
-    return BodyLimit(app, max_body)
+    limited = BodyLimit(app, max_body)
+    if api_key is None:
+        return limited
+    return Auth(limited, api_key, lambda: metrics.requests.labels("401").inc())
 
 
-def _authorised(request, key: str) -> bool:
-    got = request.headers.get("x-api-key") or ""
-    auth = request.headers.get("authorization") or ""
+def _authorised(headers: dict, key: str) -> bool:
+    got = headers.get("x-api-key") or ""
+    auth = headers.get("authorization") or ""
     if auth.lower().startswith("bearer "):
         got = got or auth[7:].strip()
     return hmac.compare_digest(got.encode(), key.encode())
@@ -196,12 +257,22 @@ def _items(req: PredictRequest, max_items: int, max_chars: int) -> list:
         raise XnerError(f"'{given[0]}' is empty")
     if len(items) > max_items:
         raise XnerError(f"at most {max_items} items per request, got {len(items)}")
-    for it in items:
-        size = len(it) if isinstance(it, str) else sum(len(w) for w in it)
+    for i, it in enumerate(items):
+        if isinstance(it, str):
+            size = len(it)
+            if not it.strip():
+                raise XnerError(f"item {i}: empty text")
+        else:
+            if not it:
+                raise XnerError(f"item {i}: empty input: every sentence needs at least one word")
+            # every word counts at least one character (a separator), so 200,000 empty strings cannot
+            # pass a 20,000-character limit; empty or blank words have no token to tag
+            size = sum(len(w) for w in it) + len(it) - 1
+            blank = next((j for j, w in enumerate(it) if not w.strip()), None)
+            if blank is not None:
+                raise XnerError(f"item {i}, word {blank}: empty or blank word (words are non-empty strings)")
         if size > max_chars:
-            raise XnerError(f"an item has {size} characters; the limit is {max_chars}")
-        if isinstance(it, str) and not it.strip():
-            raise XnerError("empty text")
+            raise XnerError(f"item {i} has {size} characters; the limit is {max_chars}")
     return items
 
 
@@ -230,10 +301,11 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, timeout: float 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, provider: str = "auto",
           threads: int | None = None, max_body: int = 1_000_000, cache_words: int = CACHE_WORDS,
           full_metadata: bool = False, variant: str | None = None, api_key: str | None = None,
-          batch_tokens: int = 8192, batch_wait_ms: float = 5.0, max_queue: int = 1024) -> None:
+          batch_tokens: int = 8192, batch_wait_ms: float = 5.0, max_queue: int = 1024,
+          request_timeout_s: float = 60.0) -> None:
     import uvicorn
 
     app = create_app(model_dir, provider, threads, max_body, cache_words=cache_words, full_metadata=full_metadata,
                      variant=variant, api_key=api_key, batch_tokens=batch_tokens, batch_wait_ms=batch_wait_ms,
-                     max_queue=max_queue)
+                     max_queue=max_queue, request_timeout_s=request_timeout_s)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -32,9 +32,12 @@ def _bench(sub: argparse._SubParsersAction) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from xner.outputs import claim_dir
+
     from .harness import markdown, write_results
     from .suites import run_suites
 
+    claim_dir(args.out)  # before hours of measuring: a refused --out costs nothing
     results = run_suites(args.suite, args.quick, args.data_dir, args.device, args.models, args.shapes)
     js, md = write_results(results, args.out)
     unmet = [x for r in results for x in r.ratios if x.get("ok") is False]

@@ -124,8 +124,11 @@ def _fmt(s: float) -> str:
 
 
 def write_results(results: list[SuiteResult], out: str | os.PathLike) -> tuple[Path, Path]:
+    from xner.outputs import claim_dir, mark_dir
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_dir(out)
+    mark_dir(out, "xner bench")
     meta = provenance(threads=thread_settings())
     js = out / "bench.json"
     js.write_text(dumps({"provenance": meta, "suites": [asdict(r) for r in results]}, indent=2))

@@ -128,9 +128,13 @@ def run_results(args: argparse.Namespace) -> int:
 
     if not Path(args.store).is_file():
         raise XnerError(f"{args.store}: no such results store")
+    if args.out:
+        from xner.outputs import claim_file
+
+        claim_file(args.out, inputs=[args.store], overwrite=args.overwrite)  # before the store is opened
     rows = select_rows(args.store, args.run)
     fmt = "json" if args.json else args.format
-    write_table(flat_rows(rows), args.out, fmt, args.overwrite)
+    write_table(flat_rows(rows), args.out, fmt, args.overwrite, inputs=[args.store])
     if args.out:
         print(f"{len(rows)} cells -> {args.out} ({fmt})", file=sys.stderr)
     return 0

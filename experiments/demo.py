@@ -31,6 +31,10 @@ def run_demo(data_dir: str | None, out: str | Path, executor: str = "local", rep
              train_seeds: list[int] | None = None) -> dict:
     """Run the demo sweep into ``out/results.sqlite`` and its report into ``out/report``; returns
     ``{"sweep": run_sweep's numbers, "report": build's}``."""
+    from xner.outputs import claim_dir, mark_dir
+
     out = Path(out)
+    claim_dir(out, inputs=[data_dir] if data_dir and data_dir != "hub" else [])
+    mark_dir(out, "xner demo")
     r = run_sweep("demo", out / "results.sqlite", executor, demo_data_dir(data_dir), repair, train_seeds=train_seeds)
     return {"sweep": r, "report": build(out / "results.sqlite", out / "report", r["run"])}

@@ -64,15 +64,13 @@ def _mean(vals) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def _prepare_out(out: Path, overwrite: bool) -> None:
-    """Write only into a new or empty folder, or one holding an earlier report (or with ``overwrite``)."""
-    if out.exists() and not out.is_dir():
-        raise XnerError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARK).exists() and not (out / "report.md").is_file() \
-            and not overwrite:
-        raise XnerError(f"--out {out} is not empty and holds no report; nothing was written (choose a new folder, "
-                        "or --overwrite)")
-    out.mkdir(parents=True, exist_ok=True)
+def _prepare_out(out: Path, overwrite: bool, store: Path | None = None) -> None:
+    """Write only into a new or empty folder, or one xner marked as its own (or with ``overwrite``):
+    a folder that merely holds a ``report.md`` is the user's.  Never the store's folder itself."""
+    from xner.outputs import claim_dir, mark_dir
+
+    claim_dir(out, inputs=[store] if store is not None else [], overwrite=overwrite)
+    mark_dir(out, "xner report")
     (out / MARK).write_text("written by xner report\n", encoding="utf-8")
 
 
@@ -159,13 +157,16 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
     if not Path(store_path).is_file():
         raise XnerError(f"{store_path}: no such results store")
     out = Path(out)
+    from xner.outputs import claim_dir
+
+    claim_dir(out, inputs=[Path(store_path)], overwrite=overwrite)  # before anything is read or computed
     with Store(store_path) as st:
         rid, rows = _select(st, run)
         runs = st.runs()
         blobs = st.counts([r["key"] for r in rows])
     if not rows:
         raise XnerError(f"{store_path}: no finished cells to report")
-    _prepare_out(out, overwrite)
+    _prepare_out(out, overwrite, Path(store_path))
     flat = flat_rows(rows)
     write_table(flat, out / "cells.csv", "csv", overwrite=True)
     n_boot = bootstrap or max([int((r["params"].get("identity") or {}).get("bootstrap") or 0) for r in rows] + [200])

@@ -127,15 +127,16 @@ def _csv_text(flat: list[dict]) -> str:
     return buf.getvalue()
 
 
-def write_table(flat: list[dict], out: str | Path | None, fmt: str = "csv", overwrite: bool = False) -> None:
+def write_table(flat: list[dict], out: str | Path | None, fmt: str = "csv", overwrite: bool = False,
+                inputs: tuple | list = ()) -> None:
     """Write the flat table as csv, json (an array of records) or parquet to ``out``, or to stdout when
     ``out`` is None (not parquet).  An existing ``out`` is refused unless ``overwrite``."""
     if fmt not in ("csv", "json", "parquet"):
         raise XnerError("--format must be csv, json or parquet")
     if out is not None:
-        p = Path(out)
-        if (p.exists() or p.is_symlink()) and not overwrite:
-            raise XnerError(f"{p} exists; nothing was written (choose another --out, or --overwrite)")
+        from xner.outputs import claim_file
+
+        claim_file(out, inputs=inputs, overwrite=overwrite)
     if fmt == "parquet":
         if out is None:
             raise XnerError("parquet is binary: give --out FILE")
@@ -148,9 +149,17 @@ def write_table(flat: list[dict], out: str | Path | None, fmt: str = "csv", over
         tmp = Path(f"{out}.tmp")
         pq.write_table(table, tmp)
         os.replace(tmp, out)
+        _record(out)
         return
     text = _csv_text(flat) if fmt == "csv" else dumps([{c: f.get(c) for c in COLUMNS} for f in flat], indent=1) + "\n"
     if out is None:
         sys.stdout.write(text)
     else:
         atomic_write(out, [text])
+        _record(out)
+
+
+def _record(out) -> None:
+    from xner.outputs import record_file
+
+    record_file(out, "xner results")

@@ -49,6 +49,10 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
     if executor not in EXECUTORS:
         raise XnerError("--executor must be local or ray")
     src = open_source(data_dir or cfg.get("data_dir"), repair)
+    from xner.outputs import claim_file
+
+    # a new store, or one xner made (its SQLite application id): never a user's file or database
+    claim_file(store_path, inputs=[getattr(src, "root", None)], flag="--store")
     mat = Material.of(src, cfg)
     store_path = Path(store_path)
     models = resolve_models(cfg)

@@ -23,6 +23,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from xner.outputs import STORE_APP_ID
 from xner.provenance import json_default
 
 __all__ = ["Store", "cell_key"]
@@ -68,6 +69,7 @@ class Store:
             self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute(f"PRAGMA application_id={STORE_APP_ID}")  # xner's marker (xner.outputs)
             self.db.executescript(SCHEMA)
             if "run" not in {r[1] for r in self.db.execute("PRAGMA table_info(cells)")}:
                 self.db.execute("ALTER TABLE cells ADD COLUMN run INTEGER")

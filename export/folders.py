@@ -43,12 +43,12 @@ def check_out(out: Path, model_dir: str | os.PathLike, overwrite: bool) -> Path:
         raise XnerError(f"--out {out} would replace the model being exported ({model_dir}); choose another folder")
     if _inside(Path.cwd().resolve(), target):
         raise XnerError(f"--out {out} would replace the working directory; choose a new folder")
-    if target.exists() and not target.is_dir():
-        raise XnerError(f"--out {out} is a file, not a folder")
+    from xner.outputs import claim_dir
+
     if target.is_dir() and any(target.iterdir()) and not is_export(target) and not overwrite:
         raise XnerError(f"--out {out} is not empty and is not an xner export; nothing was touched "
                         "(choose a new folder, or --overwrite to replace it)")
-    return target
+    return claim_dir(out, inputs=[model], overwrite=True)  # the one guard: inputs, working directory, a file
 
 
 def staging(target: Path) -> Path:

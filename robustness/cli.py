@@ -12,11 +12,13 @@ from xner.options import (
     add_data,
     add_lang,
     add_out,
+    add_overwrite,
     add_runtime,
     add_seed,
     add_split,
     add_train_langs,
 )
+from xner.outputs import claim_file, record_file
 
 from .recipes import RECIPES
 
@@ -83,6 +85,7 @@ def _perturb(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="ONNX folder from xner export (context_swap word vectors, mask token)")
     add_runtime(p)
     add_out(p, help="perturbed file to write (tsv or jsonl by extension; statistics in OUT.stats.json)")
+    add_overwrite(p)
     add_console(p)
     p.set_defaults(func=run_perturb, **logs_to(_beside))
 
@@ -104,13 +107,18 @@ def run_perturb(args: argparse.Namespace) -> int:
         kw["pool"] = args.pool
     pert = make(args.perturbation, **kw)
     corpus, ctx, src = _context(args, runtime, _needs_vectors([pert]))
+    inputs = _inputs(args, src)
+    for f in (args.out, str(args.out) + ".stats.json"):  # before any work: a refusal touches nothing
+        claim_file(f, inputs=inputs, overwrite=args.overwrite)
     r = pert.apply(corpus, args.seed, ctx)
     write_corpus(r.corpus, args.out)
+    record_file(args.out, "xner perturb")
     stats = {"source": {"data": src.name, "lang": args.lang, "split": args.split, "train_lang": args.train_langs,
                         "split_scheme": args.split_scheme, "split_seed": args.split_seed},
              "perturbation": pert.name, "params": pert.params, "seed": args.seed, "stats": r.stats,
              "provenance": provenance()}
     write_json(str(args.out) + ".stats.json", stats)
+    record_file(str(args.out) + ".stats.json", "xner perturb")
     st = r.stats
     _warn(st)
     lines = [f"{pert!r}: edited {st['tokens_edited']}/{st['tokens']} tokens, {st['entities_edited']}/{st['entities']} "
@@ -142,8 +150,22 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
                    "the others keep their clean predictions)")
     add_runtime(p)
     add_out(p, required=False, help="JSONL file for the rows")
+    add_overwrite(p)
     add_console(p)
     p.set_defaults(func=run_evaluate, **logs_to(_beside))
+
+
+def _inputs(args: argparse.Namespace, src) -> list:
+    """What a perturb/evaluate run reads: its data folder, the model, the vectors and masked LM."""
+    return [getattr(src, "root", None), getattr(args, "model", None), args.vectors if args.vectors and
+            args.vectors != "model" else None, args.mlm, *(_existing(args.pool[5:]) if args.pool and
+                                                          args.pool.startswith("file:") else [])]
+
+
+def _existing(path: str) -> list:
+    from pathlib import Path
+
+    return [path] if Path(path).exists() else []
 
 
 def _beside(args: argparse.Namespace) -> str | None:
@@ -165,6 +187,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         perts = all_perturbations() if args.perturbations == "all" else [x for x in args.perturbations.split(",") if x]
     made = [perturbation(p[0], params=p[1]) if isinstance(p, tuple) else perturbation(p) for p in perts]
     corpus, ctx, src = _context(args, runtime, _needs_vectors(made))
+    if args.out:
+        claim_file(args.out, inputs=_inputs(args, src), overwrite=args.overwrite)
     rates = parse_rates(args.rates) if args.rates else None
     try:
         seeds = [int(x) for x in args.seeds.split(",")]
@@ -186,6 +210,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         header = {"kind": "evaluate-run", **run_meta(**meta)}
         write_rows([header] + rows, args.out)
+        record_file(args.out, "xner evaluate")
     secs = {k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows)
             for k in ("perturb", "encode", "vectors", "infer", "score")}
     tot = sum(secs.values()) or 1.0

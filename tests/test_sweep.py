@@ -484,6 +484,8 @@ def test_two_rates_are_two_rows_and_two_tables(tmp_path, learned, capsys):
     import pyarrow.parquet as papq
 
     assert papq.read_table(pq).num_rows == 3
-    assert main(["results", str(store), "--format", "parquet", "--out", str(pq)]) == 2  # not over an existing file
-    assert "exists" in capsys.readouterr().err
+    assert main(["results", str(store), "--format", "parquet", "--out", str(pq)]) == 0  # its own file: replaced
+    pq.write_bytes(b"mine")  # now the user's
+    assert main(["results", str(store), "--format", "parquet", "--out", str(pq)]) == 2  # not over a user's file
+    assert "exists" in capsys.readouterr().err and pq.read_bytes() == b"mine"
     assert main(["results", str(store), "--format", "parquet", "--out", str(pq), "--overwrite"]) == 0

@@ -165,7 +165,7 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
                 "augment": augment}
     if weighting != "uniform" and len(teachers) > 1:  # runs identified before these options keep their identity
         identity.update(langid_temperature=langid_temperature, langid_encoder=langid_encoder)
-    resume = prepare_run(out, identity, overwrite)
+    resume = prepare_run(out, identity, overwrite, inputs=[*teachers, student_name])
     aug_stats: list[dict] = []
     if augment:
         if augmenter is None:

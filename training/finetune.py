@@ -120,7 +120,7 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     out = Path(out)
     identity = {"kind": "train", "model": model_identity(model_name), "train": [corpus_identity(c) for c in train_parts],
                 "setting": setting, "seed": seed, "hyperparameters": hp, "augment": augment, "label_all": label_all}
-    resume = prepare_run(out, identity, overwrite)
+    resume = prepare_run(out, identity, overwrite, inputs=[model_name])
     set_seed(seed)
     train = concat(train_parts)
     aug_stats: list[dict] = []

@@ -30,8 +30,9 @@ def init_model(arch: str, out: str | os.PathLike, vocab: str | None = None, trai
     if hidden % heads:
         raise XnerError(f"--hidden {hidden} must be divisible by --heads {heads}")
     out = Path(out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "xner_model.json").is_file():
-        raise XnerError(f"--out {out} is not empty and holds no xner model; choose a new folder")
+    from xner.outputs import claim_dir
+
+    claim_dir(out, inputs=[vocab] if vocab else [])  # new, empty, or an xner model (its xner_model.json)
     labels = labels or LabelSet.wikiann()
     if vocab is not None:
         if not Path(vocab).is_file():

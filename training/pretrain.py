@@ -324,7 +324,7 @@ def pretrain(out: str | os.PathLike, corpora: list[Corpus], model: str | None = 
     if model is not None and Path(model).exists() and Path(model).resolve() == out.resolve():
         raise XnerError("--out must not be the --model folder")
     identity = _identity(model, init, corpora, hp, seed, mlm_probability, whole_word_mask, vocab_augment, data_dir)
-    resume = prepare_run(out, identity, overwrite)
+    resume = prepare_run(out, identity, overwrite, inputs=[model])
     entries, joint = _describe(corpora)
     sentences = [s for c in corpora for s in c.sentences() if s]
     say(f"[pretrain] {model or init} on {len(sentences)} sentences ({', '.join(_label(e) for e in entries)})")

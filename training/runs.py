@@ -50,10 +50,14 @@ def _short(v) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def prepare_run(out: Path, identity: dict, overwrite: bool = False) -> Path | None:
-    """Check ``out`` against this run's identity; returns the checkpoint to resume from, or None."""
+def prepare_run(out: Path, identity: dict, overwrite: bool = False, inputs: tuple | list = ()) -> Path | None:
+    """Check ``out`` against this run's identity; returns the checkpoint to resume from, or None.
+    ``inputs`` (the model folders the run starts from) are never written into."""
+    from xner.outputs import claim_dir
+
     from .finetune import last_checkpoint
 
+    claim_dir(out, inputs=[i for i in inputs if i and Path(i).exists()], overwrite=True)  # inputs, a file
     identity = _canonical(identity)
     if out.exists() and not out.is_dir():
         raise XnerError(f"--out {out} is a file, not a folder")
@@ -71,9 +75,7 @@ def prepare_run(out: Path, identity: dict, overwrite: bool = False) -> Path | No
                                 "touched: choose another folder, or --overwrite to start afresh there")
             fresh = True
     elif out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise XnerError(f"--out {out} is not empty and holds no xner training run; nothing was touched "
-                            "(choose a new folder, or --overwrite to train there)")
+        claim_dir(out, overwrite=overwrite, what="training run")  # the one guard: refused unless --overwrite (no run identity here)
         fresh = True
     if fresh:
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # never resume another run's state

@@ -11,7 +11,16 @@ import sys
 
 from .cli import command, emit
 from .errors import XnerError
-from .options import add_console, add_data, add_lang, add_out, add_split, add_train_langs, alias
+from .options import (
+    add_console,
+    add_data,
+    add_lang,
+    add_out,
+    add_overwrite,
+    add_split,
+    add_train_langs,
+    alias,
+)
 from .scorefiles import load_aligned, render_scores
 
 
@@ -75,6 +84,7 @@ def _data(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--split", default=None, help="split of a DatasetDict folder")
     c.add_argument("--types", default=None, help="entity types, comma separated (default PER,ORG,LOC)")
     c.add_argument("--repair", default="keep", choices=["conlleval", "drop", "error", "keep"])
+    add_overwrite(c, "output")
     add_console(c)
     c.set_defaults(func=run_convert)
 
@@ -84,7 +94,8 @@ def _data(sub: argparse._SubParsersAction) -> None:
     add_lang(sp)
     sp.add_argument("--split-seed", type=int, default=42, help="seed of the study split (default 42)")
     alias(sp, "--seed", dest="split_seed", type=int)
-    add_out(sp, help="output folder; files go to OUT/{lang}/{train,test}.tsv")
+    add_out(sp, help="output folder; files go to OUT/{lang}/{train,test}.tsv (never the data folder itself)")
+    add_overwrite(sp)
     add_console(sp)
     sp.set_defaults(func=run_split)
 
@@ -144,11 +155,14 @@ def run_overlap(args: argparse.Namespace) -> int:
 
 def run_convert(args: argparse.Namespace) -> int:
     from .formats import read_corpus, write_corpus
+    from .outputs import claim_file, record_file
 
+    claim_file(args.output, inputs=[args.input], overwrite=args.overwrite, flag="output")
     c = read_corpus(args.input, args.fmt_in, _labels(args.types), args.lang, args.repair, args.split)
     if args.lang:
         c.lang = args.lang
     write_corpus(c, args.output, args.fmt_out)
+    record_file(args.output, "xner data convert")
     msg = f"wrote {len(c)} sentences, {c.n_tokens} tokens to {args.output}"
     if args.json:
         emit(args, {"output": args.output, "sentences": len(c), "tokens": c.n_tokens, "lang": c.lang}, msg)
@@ -163,20 +177,31 @@ def run_split(args: argparse.Namespace) -> int:
     from .datadir import open_source
     from .formats import write_corpus
     from .io import write_json
+    from .outputs import claim_file, claim_tree, record_file
     from .provenance import provenance
     from .splits import load_split
 
     src = open_source(args.data_dir, args.repair)
     from .console import say
 
+    root = getattr(src, "root", None)
+    # the output folder never overlaps the data folder (a split written into it would be read back,
+    # pooled with the dev set it keeps); each file is claimed before anything is computed
+    claim_tree(args.out, inputs=[root])
     out = Path(args.out) / args.lang
+    files = [out / "train.tsv", out / "test.tsv", out / "split.json"]
+    for f in files:
+        claim_file(f, inputs=[root], overwrite=args.overwrite)
     written = {}
-    for split in ("train", "test"):
-        c = load_split(src, args.lang, split, "study", args.split_seed)
+    parts = {split: load_split(src, args.lang, split, "study", args.split_seed) for split in ("train", "test")}
+    out.mkdir(parents=True, exist_ok=True)
+    for split, c in parts.items():
         write_corpus(c, out / f"{split}.tsv", "tsv")
+        record_file(out / f"{split}.tsv", "xner data split")
         written[split] = {"file": str(out / f"{split}.tsv"), "sentences": len(c)}
         say(f"{split}: {len(c)} sentences -> {out / f'{split}.tsv'}")
     write_json(out / "split.json", provenance(data=src.name, lang=args.lang, scheme="study", seed=args.split_seed))
+    record_file(out / "split.json", "xner data split")
     emit(args, {"lang": args.lang, "split_seed": args.split_seed, "splits": written})
     return 0
 

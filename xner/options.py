@@ -112,6 +112,12 @@ def add_out(p: argparse.ArgumentParser, required: bool = True, help: str = "outp
         require(p, "out", "--out")
 
 
+def add_overwrite(p: argparse.ArgumentParser, what: str = "--out") -> None:
+    """``--overwrite``: replace an existing output xner did not write (never one of the inputs)."""
+    p.add_argument("--overwrite", action="store_true",
+                   help=f"replace an existing {what} that xner did not write (an input is never replaced)")
+
+
 def add_runtime(p: argparse.ArgumentParser, provider: bool = True, help_threads: str | None = None,
                 default_provider: str = "auto") -> None:
     """``--provider`` and ``--threads``."""

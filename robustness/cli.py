@@ -194,6 +194,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         seeds = [int(x) for x in args.seeds.split(",")]
     except ValueError:
         raise XnerError(f"--seeds takes comma-separated integers, got {args.seeds!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise XnerError(f"--seeds lists a seed twice ({args.seeds}): each seed is one replicate")
+    if args.bootstrap < 0:
+        raise XnerError(f"--bootstrap is a number of resamples (0 for no intervals), got {args.bootstrap}")
     meta = {"model": args.model, "data": src.name, "lang": args.lang, "split": args.split,
             "split_scheme": args.split_scheme, "split_seed": args.split_seed, "train_lang": args.train_langs,
             "provider": runtime.provider, "recipe": args.recipe}

@@ -111,6 +111,36 @@ def main(argv: list[str] | None = None) -> int:
         print("xner: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        return 0
+        if _stdout_closed():  # `xner ... | head`: the reader left; that is not an error
+            _silence_stdout()
+            return 0
+        # a socket, a worker or a child process closed on us: an internal error, never success
+        print("xner: error: a connection closed unexpectedly (BrokenPipeError); see the log for details",
+              file=sys.stderr)
+        return 1
     return int(rc or 0)
+
+
+def _stdout_closed() -> bool:
+    """Whether the reader of standard output has gone (its pipe reports an error or hang-up)."""
+    import select
+
+    try:
+        fd = sys.__stdout__.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poll.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null so that Python's exit flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 

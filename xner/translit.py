@@ -105,6 +105,11 @@ class Romanizer:
         except md.PackageNotFoundError:
             return None
 
+    def load(self) -> Romanizer:
+        """Load the engine now (an XnerError naming the package when it is not installed)."""
+        _engine(self.name)
+        return self
+
     def describe(self) -> dict:
         return {"name": self.name, "version": self.version, "lang": self.lang, "lcode": self.lcode}
 
@@ -190,7 +195,7 @@ def transliterate_data(src, lang: str, out: str | os.PathLike, splits: Sequence[
     if missing:
         raise XnerError(f"no {', '.join(missing)} split for {lang!r} in {src.name} (it has {', '.join(have)})")
     rom = romanizer(name, lang)
-    rom([])  # load the romanizer (and fail on a missing one) before anything is written
+    rom.load()  # load the romanizer (and fail on a missing one) before anything is written
     target.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target, prefix=f".{lang}.xner-tmp-"))
     umask = os.umask(0o022)

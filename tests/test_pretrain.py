@@ -36,7 +36,7 @@ def _args(data: Path, out: Path, *extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory, pt_data) -> Path:
     out = tmp_path_factory.mktemp("pretrained") / "mlm"
-    assert main(_args(pt_data, out)) == 0
+    assert main(_args(pt_data, out, "--keep-checkpoints")) == 0
     return out
 
 
@@ -67,14 +67,18 @@ def test_init_writes_a_masked_lm_folder_with_card(pretrained, pt_data):
 def test_rerun_resumes_refuses_and_overwrites(pretrained, pt_data, tmp_path, capsys):
     out = tmp_path / "copy"
     shutil.copytree(pretrained, out)
-    shutil.rmtree(out / "checkpoints" / "checkpoint-4")
+    shutil.rmtree(out / "checkpoints" / "checkpoint-4")  # interrupted after step 2: no last checkpoint, no card
+    (out / "pretrain_card.json").unlink()
     assert main(_args(pt_data, out, "--json")) == 0  # resumes from step 2 ...
     card = json.loads(capsys.readouterr().out)
     assert card == _card(out) and card["resumed_from"].endswith("checkpoint-2") and card["steps"] == 4
     a = (out / "model.safetensors").read_bytes()
     assert a == (pretrained / "model.safetensors").read_bytes()  # ... to the uninterrupted model
+    assert not (out / "checkpoints").exists()  # finished: optimizer checkpoints removed (no --keep-checkpoints)
+    card_bytes = (out / "pretrain_card.json").read_bytes()
     assert main(_args(pt_data, out)) == 0  # the run is complete: nothing more to train
     assert _card(out)["steps"] == 4 and (out / "model.safetensors").read_bytes() == a
+    assert (out / "pretrain_card.json").read_bytes() == card_bytes  # its record is not rewritten
     capsys.readouterr()
     assert main(_args(pt_data, out, "--mlm-probability", "0.2")) == 2
     assert "differs in: mlm_probability" in capsys.readouterr().err

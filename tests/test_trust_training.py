@@ -122,3 +122,24 @@ def test_trained_wordpiece_tokenizes_every_script(tiny_bert):
         pieces = tok.tokenize(word)
         assert pieces and "[UNK]" not in pieces and all(p.startswith("##") for p in pieces[1:])
         assert "".join(p.removeprefix("##") for p in pieces) == word
+
+
+def test_finished_train_keeps_no_checkpoints_and_its_card(tiny_bert, data_dir, tmp_path, capsys):
+    """A finished run keeps the model, not the optimizer checkpoints (unless --keep-checkpoints), and a
+    rerun returns its card unchanged instead of rewriting it (train_loss and provenance were lost)."""
+    import json
+
+    from xner.cli import main
+
+    def run(out, *extra):
+        return main(["train", "--model", str(tiny_bert), "--data-dir", str(data_dir), "--train-langs", "en",
+                     "--lang", "en", "--max-steps", "4", "--save-steps", "2", "--out", str(out), *extra])
+
+    out = tmp_path / "t"
+    assert run(out) == 0 and not (out / "checkpoints").exists()
+    card = (out / "run.json").read_bytes()
+    assert json.loads(card)["checkpoints"] == {"kept": False, "folder": None}
+    assert run(out) == 0 and (out / "run.json").read_bytes() == card
+    kept = tmp_path / "k"
+    assert run(kept, "--keep-checkpoints") == 0 and any((kept / "checkpoints").iterdir())
+    assert json.loads((kept / "run.json").read_text())["checkpoints"]["kept"] is True

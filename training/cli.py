@@ -64,6 +64,9 @@ def add_hparams(p: argparse.ArgumentParser, default_preset: str) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="train into --out even if it holds a different run or other files (old checkpoints are "
                    "removed); without it a matching run is resumed and anything else is refused")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep the optimizer checkpoints (OUT/checkpoints, 4-7x the model's size) once the run "
+                   "finished; by default they are removed and only the model stays")
 
 
 @command
@@ -100,7 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
     card = train_from_source(args.model, src, parse_langs(args.train_langs), args.lang, args.out, _hp(args),
                              args.seed, args.setting, args.split, args.split_scheme, args.split_seed,
                              args.augment, _augmenter(args, src), args.save_steps, args.label_all,
-                             args.trust_remote_code, overwrite=args.overwrite)
+                             args.trust_remote_code, overwrite=args.overwrite, keep_checkpoints=args.keep_checkpoints)
     _report(args, card)
     return 0
 
@@ -177,7 +180,8 @@ def run_distill(args: argparse.Namespace) -> int:
                                args.out, _hp(args), args.seed, args.weighting,
                                args.train_langs.split(",") if args.train_langs else None, args.student_layers,
                                args.hard_labels, args.augment, _augmenter(args, src), args.save_steps, args.overwrite,
-                               args.split_scheme, args.split_seed, args.langid_temperature, args.langid_encoder)
+                               args.split_scheme, args.split_seed, args.langid_temperature, args.langid_encoder,
+                               keep_checkpoints=args.keep_checkpoints)
     say(f"teacher weights (mean over target sentences): {card['weights']['weights_mean']}")
     _report(args, card)
     return 0

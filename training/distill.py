@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xner.console import say
 from xner.corpus import Corpus
 from xner.errors import XnerError
 from xner.families import family_of
@@ -126,7 +127,7 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
             eval_corpus: Corpus | None = None, student_layers: int | None = None, hard_labels: str = "none",
             data: str = "", save_steps: int | None = None, callbacks: list | None = None,
             overwrite: bool = False, augment: str | None = None, augmenter=None, langid_temperature: str = "var",
-            langid_encoder: str = "student") -> dict:
+            langid_encoder: str = "student", keep_checkpoints: bool = False) -> dict:
     """Distil ``teachers`` into a student on ``target_unlabelled`` (tags ignored); ``augment`` names
     perturbed copies of the target text that ``augmenter(corpus) -> (corpus, stats)`` adds.
 
@@ -155,7 +156,7 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
         raise XnerError("no teachers given")
     if langid_encoder not in LANGID_ENCODERS:
         raise XnerError(f"--langid-encoder must be one of {', '.join(LANGID_ENCODERS)}")
-    from .runs import corpus_identity, model_identity, prepare_run
+    from .runs import corpus_identity, finish_run, finished_card, model_identity, prepare_run
 
     out = Path(out)
     identity = {"kind": "distill", "teachers": [model_identity(t) for t in teachers],
@@ -166,6 +167,10 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     if weighting != "uniform" and len(teachers) > 1:  # runs identified before these options keep their identity
         identity.update(langid_temperature=langid_temperature, langid_encoder=langid_encoder)
     resume = prepare_run(out, identity, overwrite, inputs=[*teachers, student_name])
+    done = finished_card(out, "run.json")
+    if done is not None:
+        say(f"[distill] {out} holds this run, finished: nothing to do (--overwrite to distil afresh)")
+        return done
     aug_stats: list[dict] = []
     if augment:
         if augmenter is None:
@@ -254,6 +259,7 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     }
     if eval_corpus is not None:
         card["eval"] = eval_card(student, senc, eval_corpus)
+    card["checkpoints"] = finish_run(out, keep_checkpoints)
     write_card(out, card)
     return card
 

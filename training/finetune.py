@@ -14,6 +14,7 @@ import re
 import time
 from pathlib import Path
 
+from xner.console import say
 from xner.corpus import Corpus, concat
 from xner.errors import XnerError
 from xner.io import write_json
@@ -101,7 +102,7 @@ def write_card(out: Path, card: dict) -> None:
 def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | None, out: str | os.PathLike,
              hp: dict, seed: int = 42, setting: str = "native", data: str = "", augment: str | None = None, augmenter=None,
              save_steps: int | None = None, label_all: bool = False, trust_remote_code: bool = False,
-             callbacks: list | None = None, overwrite: bool = False) -> dict:
+             callbacks: list | None = None, overwrite: bool = False, keep_checkpoints: bool = False) -> dict:
     """Train ``model_name`` on the concatenated corpora and evaluate on ``eval_corpus``.
 
     ``augment`` names a robust-training recipe (recorded in the run's identity and card) and
@@ -115,12 +116,16 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     from xner.hf import load_model, load_tokenizer
 
     from .data import PadCollator, SegmentDataset
-    from .runs import corpus_identity, model_identity, prepare_run
+    from .runs import corpus_identity, finish_run, finished_card, model_identity, prepare_run
 
     out = Path(out)
     identity = {"kind": "train", "model": model_identity(model_name), "train": [corpus_identity(c) for c in train_parts],
                 "setting": setting, "seed": seed, "hyperparameters": hp, "augment": augment, "label_all": label_all}
     resume = prepare_run(out, identity, overwrite, inputs=[model_name])
+    done = finished_card(out, "run.json")
+    if done is not None:
+        say(f"[train] {out} holds this run, finished: nothing to do (--overwrite to train afresh)")
+        return done
     set_seed(seed)
     train = concat(train_parts)
     aug_stats: list[dict] = []
@@ -156,5 +161,6 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     }
     if eval_corpus is not None:
         card["eval"] = eval_card(model, encoder, eval_corpus)
+    card["checkpoints"] = finish_run(out, keep_checkpoints)
     write_card(out, card)
     return card

@@ -23,7 +23,7 @@ def train_from_source(model: str, src, train_langs: list[str], eval_lang: str, o
                       seed: int = 42, setting: str | None = None, eval_split: str = "test",
                       split_scheme: str = "standard", split_seed: int = 42, augment: str | None = None,
                       augmenter: Augmenter | None = None, save_steps: int | None = None, label_all: bool = False,
-                      trust_remote_code: bool = False, overwrite: bool = False) -> dict:
+                      trust_remote_code: bool = False, overwrite: bool = False, keep_checkpoints: bool = False) -> dict:
     from xner.splits import load_split
 
     setting = infer_setting(train_langs, eval_lang, setting)
@@ -32,7 +32,7 @@ def train_from_source(model: str, src, train_langs: list[str], eval_lang: str, o
     say(f"[train] {setting}: {'+'.join(train_langs)} -> {eval_lang}  ({sum(len(c) for c in parts)} sentences, "
           f"preset {hp['preset']})")
     return finetune(model, parts, ev, out, hp, seed, setting, src.name, augment, augmenter, save_steps, label_all,
-                    trust_remote_code, overwrite=overwrite)
+                    trust_remote_code, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
 
 
 def distill_from_source(teachers: list[str], src, target_lang: str, student: str, out: str | os.PathLike, hp: dict,
@@ -40,7 +40,8 @@ def distill_from_source(teachers: list[str], src, target_lang: str, student: str
                         student_layers: int | None = None, hard_labels: str = "none", augment: str | None = None,
                         augmenter: Augmenter | None = None, save_steps: int | None = None,
                         overwrite: bool = False, split_scheme: str = "standard", split_seed: int = 42,
-                        langid_temperature: str = "var", langid_encoder: str = "student") -> dict:
+                        langid_temperature: str = "var", langid_encoder: str = "student",
+                        keep_checkpoints: bool = False) -> dict:
     """Distil on the target's train split (tags dropped) and evaluate on its test split, both under
     ``split_scheme`` (the study's split keeps every test sentence out of the unlabelled text)."""
     from xner.splits import load_split
@@ -58,4 +59,5 @@ def distill_from_source(teachers: list[str], src, target_lang: str, student: str
     return distill(teachers, unlabelled, student, out, hp, seed, weighting, sources,
                    load_split(src, target_lang, "test", split_scheme, split_seed), student_layers, hard_labels,
                    src.name, save_steps, overwrite=overwrite, augment=augment, augmenter=augmenter,
-                   langid_temperature=langid_temperature, langid_encoder=langid_encoder)
+                   langid_temperature=langid_temperature, langid_encoder=langid_encoder,
+                   keep_checkpoints=keep_checkpoints)

@@ -303,14 +303,14 @@ def _check(hp: dict, mlm_probability: float, vocab_augment: int | None, save_ste
 def pretrain(out: str | os.PathLike, corpora: list[Corpus], model: str | None = None, init: str | None = None,
              hp: dict | None = None, seed: int = 42, mlm_probability: float = 0.15, whole_word_mask: bool = False,
              vocab_augment: int | None = None, save_steps: int | None = None, overwrite: bool = False,
-             data_dir: str | None = None, langs: list[str] | None = None) -> dict:
+             data_dir: str | None = None, langs: list[str] | None = None, keep_checkpoints: bool = False) -> dict:
     """Masked-LM pretraining of ``model`` (a folder or hub id: LAPT) or of a model built from the
     ``init`` spec, on ``corpora`` (unlabelled: their tags are never read); writes a masked-LM folder
     with ``pretrain_card.json`` into ``out`` and returns the card.  ``hp``: :data:`DEFAULTS` keys;
     ``max_steps`` 0 builds (and augments) the model without training it."""
     import torch
 
-    from .runs import prepare_run
+    from .runs import finish_run, finished_card, prepare_run
 
     if (model is None) == (init is None):
         raise XnerError("give exactly one of --model M or --init SPEC")
@@ -325,6 +325,10 @@ def pretrain(out: str | os.PathLike, corpora: list[Corpus], model: str | None = 
         raise XnerError("--out must not be the --model folder")
     identity = _identity(model, init, corpora, hp, seed, mlm_probability, whole_word_mask, vocab_augment, data_dir)
     resume = prepare_run(out, identity, overwrite, inputs=[model])
+    done = finished_card(out, CARD)
+    if done is not None:  # a finished run: its card and model stay as they are
+        say(f"[pretrain] {out} holds this run, finished: nothing to do (--overwrite to pretrain afresh)")
+        return done
     entries, joint = _describe(corpora)
     sentences = [s for c in corpora for s in c.sentences() if s]
     say(f"[pretrain] {model or init} on {len(sentences)} sentences ({', '.join(_label(e) for e in entries)})")
@@ -359,5 +363,6 @@ def pretrain(out: str | os.PathLike, corpora: list[Corpus], model: str | None = 
         "loss_history": history, "resumed_from": str(resume) if resume else None,
         "train_seconds": round(train_s, 1), "provenance": provenance(torch=torch.__version__),
     }
+    card["checkpoints"] = finish_run(out, keep_checkpoints)
     write_json(out / CARD, card)
     return card

@@ -47,6 +47,9 @@ def _pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="pretrain into --out even if it holds a different run or other files (old checkpoints "
                    "are removed); without it a matching run is resumed and anything else is refused")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep the optimizer checkpoints (OUT/checkpoints, 4-7x the model's size) once the run "
+                   "finished; by default they are removed and only the model stays")
     p.add_argument("--threads", type=int, help="torch threads (default: $OMP_NUM_THREADS, else every core)")
     add_console(p)  # --json: the run card on stdout; --quiet, --verbose
     p.set_defaults(func=run_pretrain, **logs_to(lambda a: a.out))
@@ -71,7 +74,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
     hp = {"batch_size": args.batch_size, "lr": args.lr, "max_length": args.max_length, "max_steps": args.max_steps}
     card = pretrain(args.out, corpora, args.model, args.init, hp, args.seed, args.mlm_probability,
                     args.whole_word_mask, args.vocab_augment, args.save_steps, args.overwrite,
-                    data_dir, langs)
+                    data_dir, langs, keep_checkpoints=args.keep_checkpoints)
     loss = card["final_loss"]
     tva = card["vocab_augment"]
     emit(args, card, f"pretrain: {card['steps']} steps in {card['train_seconds']} s"

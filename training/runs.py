@@ -50,6 +50,30 @@ def _short(v) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
+#: the cards a finished train/distill/pretrain run writes last: present (after prepare_run) = finished
+CARDS = ("run.json", "pretrain_card.json")
+
+
+def finished_card(out: Path, card: str) -> dict | None:
+    """The card of a finished run of this identity in ``out`` (call after :func:`prepare_run`), or None:
+    a rerun of a finished run returns it as it is, never retraining or rewriting it."""
+    try:
+        data = json.loads((Path(out) / card).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def finish_run(out: Path, keep_checkpoints: bool = False) -> dict:
+    """After the model is saved: remove the optimizer checkpoints (4-7x the model's size) unless
+    ``keep_checkpoints``; returns the card's ``checkpoints`` entry."""
+    ck = Path(out) / "checkpoints"
+    if keep_checkpoints or not ck.is_dir():
+        return {"kept": bool(keep_checkpoints and ck.is_dir()), "folder": "checkpoints" if ck.is_dir() else None}
+    shutil.rmtree(ck, ignore_errors=True)
+    return {"kept": False, "folder": None}
+
+
 def prepare_run(out: Path, identity: dict, overwrite: bool = False, inputs: tuple | list = ()) -> Path | None:
     """Check ``out`` against this run's identity; returns the checkpoint to resume from, or None.
     ``inputs`` (the model folders the run starts from) are never written into."""
@@ -79,6 +103,8 @@ def prepare_run(out: Path, identity: dict, overwrite: bool = False, inputs: tupl
         fresh = True
     if fresh:
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # never resume another run's state
+        for card in CARDS:  # nor report another run's card as this one's
+            (out / card).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, identity)
     return None if fresh else last_checkpoint(out / "checkpoints")

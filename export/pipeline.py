@@ -12,10 +12,31 @@ from xner.errors import XnerError
 
 from .runtime import Runtime
 
+#: ideographs and kana: one word per character, WikiANN's zh/ja convention
+_PER_CHAR = ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
+             (0xFF66, 0xFF9F), (0x20000, 0x323AF))
+#: scripts written without spaces between words, which xner does not segment: raw text is refused
+NO_SPACE_SCRIPTS = {"Thai": (0x0E00, 0x0E7F), "Lao": (0x0E80, 0x0EFF), "Myanmar": (0x1000, 0x109F),
+                    "Khmer": (0x1780, 0x17FF)}
+
+
+def _per_char(cp: int) -> bool:
+    return any(a <= cp <= b for a, b in _PER_CHAR)
+
+
+def _no_space_script(cp: int) -> str | None:
+    for name, (a, b) in NO_SPACE_SCRIPTS.items():
+        if a <= cp <= b:
+            return name
+    return None
+
 
 def split_words(text: str) -> list[tuple[str, int, int]]:
     """Whitespace and punctuation split with character offsets; combining marks stay in their word
-    (Devanagari, Arabic diacritics), so no script is broken apart."""
+    (Devanagari, Arabic diacritics), so no script is broken apart.  CJK ideographs and kana are one
+    word per character (WikiANN's zh/ja convention).  Thai, Lao, Khmer and Myanmar are written without
+    spaces between words and xner has no segmenter for them: raw text in those scripts is refused
+    (send pre-split words instead)."""
     out: list[tuple[str, int, int]] = []
     start = -1
     for i, ch in enumerate(text):
@@ -24,7 +45,22 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
                 out.append((text[start:i], start, i))
                 start = -1
             continue
+        cp = ord(ch)
+        script = _no_space_script(cp) if cp >= 0x0E00 else None
+        if script is not None:
+            raise XnerError(f"{script} is written without spaces between words and xner does not segment it: "
+                            "send pre-split words ('words' to the server, a tsv/conll/jsonl file to predict)")
         cat = unicodedata.category(ch)
+        if cat[0] == "M" and start < 0 and out and out[-1][2] == i:  # a mark after a one-character word
+            w, a, _ = out.pop()
+            out.append((w + ch, a, i + 1))
+            continue
+        if cp >= 0x3040 and _per_char(cp):
+            if start >= 0:
+                out.append((text[start:i], start, i))
+                start = -1
+            out.append((ch, i, i + 1))
+            continue
         if cat[0] in "PS":
             if start >= 0:
                 out.append((text[start:i], start, i))

@@ -34,9 +34,11 @@ def predict(model: str, out: TextIO, text: str | None = None, input: str | None 
         raise XnerError(f"unknown output format {fmt!r}; choose json or conll")
     pipe = NerPipeline(model, provider=provider, threads=threads, variant=variant)
     if text is not None:
-        texts = [text]
+        lines: Iterator[str] = iter([text])
+        if not text.strip():
+            raise XnerError("no text to tag")
     elif input == "-":
-        texts = [ln.rstrip("\n") for ln in sys.stdin]
+        lines = (ln.rstrip("\r\n") for ln in sys.stdin)
     else:
         p = Path(str(input))
         if not p.is_file():
@@ -46,22 +48,59 @@ def predict(model: str, out: TextIO, text: str | None = None, input: str | None 
 
             c = read_corpus(p, repair="keep")
             return _write_corpus(c.with_tags(pipe.runtime.predict(c)), out, fmt)
-        try:
-            texts = p.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e:
-            raise XnerError(f"{input}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    texts = [t for t in texts if t.strip()]
-    if not texts:
+        lines = _file_lines(p)
+    n = 0
+    for chunk in _chunks(lines, CHUNK):  # bounded memory: CHUNK lines at a time, written before the next is read
+        _write_chunk(pipe, chunk, out, fmt)
+        n += len(chunk)
+        out.flush()
+    if n == 0:
         raise XnerError("no text to tag")
+    return n
+
+
+#: input lines tagged per model call when streaming
+CHUNK = 64
+
+
+def _file_lines(p: Path) -> Iterator[str]:
+    with open(p, encoding="utf-8", newline="") as f:
+        k = 0
+        try:
+            for k, ln in enumerate(f, 1):  # noqa: B007
+                yield ln.rstrip("\r\n")
+        except UnicodeDecodeError as e:
+            raise XnerError(f"{p}: not UTF-8 text (line {k + 1}: {e.reason})") from None
+
+
+def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for ln in lines:
+        chunk.append(ln)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_chunk(pipe: NerPipeline, chunk: list[str], out: TextIO, fmt: str) -> None:
+    """One output record per input line: a blank line gives an empty record (JSON: no entities;
+    CoNLL: an empty sentence, i.e. just its blank separator line), so output lines up with input."""
+    keep = [i for i, t in enumerate(chunk) if t.strip()]
+    texts = [chunk[i] for i in keep]
     if fmt == "json":
-        for t, ents in zip(texts, pipe.texts(texts), strict=True):
-            out.write(dumps({"text": t, "entities": [e.to_json() for e in ents]}) + "\n")
+        ents = dict(zip(keep, pipe.texts(texts), strict=True)) if texts else {}
+        for i, t in enumerate(chunk):
+            out.write(dumps({"text": t, "entities": [e.to_json() for e in ents.get(i, [])]}) + "\n")
     else:
         words = [[w for w, _, _ in split_words(t)] for t in texts]
-        for ws, tags in zip(words, pipe.predict_words(words), strict=True):
-            out.writelines(f"{w}\t{tag}\n" for w, (tag, _) in zip(ws, tags, strict=True))
+        tags = dict(zip(keep, zip(words, pipe.predict_words(words), strict=True), strict=True)) if words else {}
+        for i in range(len(chunk)):
+            if i in tags:
+                ws, tg = tags[i]
+                out.writelines(f"{w}\t{tag}\n" for w, (tag, _) in zip(ws, tg, strict=True))
             out.write("\n")
-    return len(texts)
 
 
 class _JsonArray:
@@ -82,6 +121,9 @@ class _JsonArray:
     def writelines(self, lines) -> None:
         for ln in lines:
             self.write(ln)
+
+    def flush(self) -> None:
+        self.out.flush()
 
     def close(self) -> None:
         self.write("\n")

@@ -128,6 +128,23 @@ class Analysis:
         cf, creps = self.f1(clean)
         return float(r.get("delta_f1", f - cf)), None if reps is None or creps is None else reps - creps
 
+    def cell_intervals(self, alpha: float = 0.05) -> dict[str, dict]:
+        """Each cell's F1 and (perturbed cells) ΔF1 interval from this analysis' resampler: the one
+        engine behind ``cells.csv``, ``xner results`` and the report's tables (same replicates, same B)."""
+        out: dict[str, dict] = {}
+        q = (100 * alpha / 2, 100 * (1 - alpha / 2))
+        for r in self.rows:
+            _, reps = self.f1(r)
+            if reps is None:
+                continue
+            d = {"f1": [float(x) for x in np.percentile(reps, q)], "bootstrap": self.res.n}
+            if r["params"]["perturbation"] != "clean":
+                _, dreps = self.delta(r)
+                if dreps is not None:
+                    d["delta_f1"] = [float(x) for x in np.percentile(dreps, q)]
+            out[r["key"]] = d
+        return out
+
     # -- per condition -----------------------------------------------------------------------------
 
     def seed_units(self, c: Cond, pr: tuple[str, str] | None) -> dict[int, tuple[float, np.ndarray | None]]:
@@ -215,19 +232,32 @@ class Analysis:
         """ΔF1 of a setting (or its contrast with baseline ``which``) over every target, with an
         interval over sentences x training seeds x targets."""
         conds = [c for c in self.conds if (c.model, c.label, c.variant) == setting]
-        units, cells, base = [], 0, None
+        units, cells, bases, used, left = [], 0, {}, [], {}
         for c in conds:
             if which is None:
                 u = list(self.seed_units(c, pr).values())
             else:
                 b = self.baseline(c, which)
                 if b is None:
+                    left[c.target] = "no baseline"
                     continue
-                base = b.label
                 u = self.contrast_units(c, b, pr)
+                if not u:
+                    left[c.target] = "baseline on another test set" if c.clean and b.clean and \
+                        {self.test_id(r) for r in c.clean.values()} != {self.test_id(r) for r in b.clean.values()} \
+                        else "no shared training seed"
+                    continue
+                bases[c.target] = b.label
             if u:
                 units.append(u)
+                used.append(c.target)
                 cells += sum(len(v) for v in c.pert.get(pr, {}).values())
+            elif which is None:
+                left[c.target] = "no cells"
         out = hierarchical(units, seed=_seed(setting, which, pr))
-        out.update(cells=cells, baseline=base, n_sources=sorted({len(c.sources) for c in conds}))
+        # what each number actually pooled: its targets, the baseline of each, and the targets left out
+        labels = sorted(set(bases.values()))
+        out.update(cells=cells, baseline=labels[0] if len(labels) == 1 else ("; ".join(labels) or None),
+                   baselines=bases, pooled_targets=used, left_out=left,
+                   n_sources=sorted({len(c.sources) for c in conds}))
         return out

@@ -112,7 +112,9 @@ def _results(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument("--json", action="store_true", help="JSON (an array of records); same as --format json")
     fmt.add_argument("--format", default="csv", choices=["csv", "json", "parquet"], help="default csv")
     p.add_argument("--out", default=None, help="write to this file instead of stdout (parquet needs it)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file xner did not write")
+    p.add_argument("--bootstrap", type=int, default=None,
+                   help="bootstrap replicates of the intervals (default: the sweep's; the same engine as the report)")
     _selection(p)
     add_console(p, json=False)
     p.set_defaults(func=run_results)
@@ -123,8 +125,8 @@ def run_results(args: argparse.Namespace) -> int:
 
     from xner.errors import XnerError
 
-    from .report import select_rows
-    from .results import flat_rows, write_table
+    from .report import table_rows
+    from .results import write_table
 
     if not Path(args.store).is_file():
         raise XnerError(f"{args.store}: no such results store")
@@ -132,11 +134,11 @@ def run_results(args: argparse.Namespace) -> int:
         from xner.outputs import claim_file
 
         claim_file(args.out, inputs=[args.store], overwrite=args.overwrite)  # before the store is opened
-    rows = select_rows(args.store, args.run)
+    flat = table_rows(args.store, args.run, args.bootstrap)
     fmt = "json" if args.json else args.format
-    write_table(flat_rows(rows), args.out, fmt, args.overwrite, inputs=[args.store])
+    write_table(flat, args.out, fmt, args.overwrite, inputs=[args.store])
     if args.out:
-        print(f"{len(rows)} cells -> {args.out} ({fmt})", file=sys.stderr)
+        print(f"{len(flat)} cells -> {args.out} ({fmt})", file=sys.stderr)
     return 0
 
 

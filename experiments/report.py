@@ -95,6 +95,29 @@ def select_rows(store_path: str | Path, run: str | int | None = "latest") -> lis
         return _select(st, run)[1]
 
 
+#: replicates when the sweep recorded none (bootstrap = 0)
+DEFAULT_REPLICATES = 1000
+
+
+def replicates(rows: list[dict], bootstrap: int | None = None) -> int:
+    """Bootstrap replicates of a report or table: ``bootstrap`` when given, else the sweep's own (the
+    largest its cells record), else :data:`DEFAULT_REPLICATES`."""
+    if bootstrap is not None:
+        if bootstrap < 1:
+            raise XnerError(f"--bootstrap is a number of replicates (at least 1), got {bootstrap}")
+        return int(bootstrap)
+    sweep = max([int((r["params"].get("identity") or {}).get("bootstrap") or 0) for r in rows] + [0])
+    return sweep or DEFAULT_REPLICATES
+
+
+def table_rows(store_path: str | Path, run: str | int | None = "latest", bootstrap: int | None = None) -> list[dict]:
+    """The flat table of ``xner results``: the cells of ``run`` with the report's intervals (one engine)."""
+    with Store(store_path) as st:
+        rows = _select(st, run)[1]
+        blobs = st.counts([r["key"] for r in rows])
+    return flat_rows(rows, Analysis(rows, blobs, replicates(rows, bootstrap)).cell_intervals())
+
+
 def _where(c: Cond) -> str:
     return f"{'+'.join(c.sources)} -> {c.target}"
 
@@ -132,11 +155,29 @@ def _research_question(an: Analysis, vary: set) -> tuple[Section, Table, list[di
             contrasts = {w: an.pooled(s, pr, w) for w, _ in BASELINES}
             label = s[1] + (f" [{s[2]}]" if (s[0], s[1]) in vary else "")
             cols = [Cell("baseline") if c["baseline"] is None and _is_baseline(an, s, w)
-                    else _cic(c) if c["targets"] else Cell("—") for w, c in contrasts.items()]
+                    else _pooled_cell(c, d) if c["targets"] else Cell("—") for w, c in contrasts.items()]
             t.rows.append([Cell(pr[0]), Cell(pr[1]), Cell(s[0]), Cell(label), Cell("/".join(map(str, d["n_sources"]))),
                            _int(d["targets"]), _int(d["seeds"]), _int(d["cells"]), _cic(d), *cols])
             points.append({"pr": pr, "setting": s, "delta": d, **contrasts})
     return sec, t, points
+
+
+def _pooled_cell(c: dict, d: dict) -> Cell:
+    """A pooled contrast, saying so when it pooled fewer targets than the row's ΔF1 (and which are left
+    out, why) or against more than one baseline setting."""
+    cell = _cic(c)
+    notes = []
+    if c["targets"] != d["targets"]:
+        why = "; ".join(f"{t}: {r}" for t, r in sorted((c.get("left_out") or {}).items()))
+        notes.append(f"{c['targets']} of {d['targets']} targets ({', '.join(c.get('pooled_targets') or [])}"
+                     + (f"; left out {why}" if why else "") + ")")
+    if len(set((c.get("baselines") or {}).values())) > 1:
+        notes.append("vs " + ", ".join(f"{b} ({t})" for t, b in sorted(c["baselines"].items())))
+    if notes:
+        from dataclasses import replace
+
+        cell = replace(cell, ci=((cell.ci or "") + " " + "; ".join(notes)).strip())
+    return cell
 
 
 def _is_baseline(an: Analysis, s: tuple, which: str) -> bool:
@@ -167,10 +208,10 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
     if not rows:
         raise XnerError(f"{store_path}: no finished cells to report")
     _prepare_out(out, overwrite, Path(store_path))
-    flat = flat_rows(rows)
-    write_table(flat, out / "cells.csv", "csv", overwrite=True)
-    n_boot = bootstrap or max([int((r["params"].get("identity") or {}).get("bootstrap") or 0) for r in rows] + [200])
+    n_boot = replicates(rows, bootstrap)
     an = Analysis(rows, blobs, n_boot)
+    flat = flat_rows(rows, an.cell_intervals())  # one engine: the same intervals as the report's tables
+    write_table(flat, out / "cells.csv", "csv", overwrite=True)
     variants = {}
     for c in an.conds:
         variants.setdefault((c.model, c.label), set()).add(c.variant)

@@ -82,11 +82,14 @@ def reference_f1(params: dict, ref: dict | None = None) -> float | None:
     return ref.get((train, params["target"], params.get("model_id", "")), {}).get(REF_COLUMNS[pert])
 
 
-def _flat(r: dict, ref: dict) -> dict:
+def _flat(r: dict, ref: dict, intervals: dict | None = None) -> dict:
     p = r["params"]
     ident = p.get("identity") or {}
     split = (ident.get("data") or {}).get("split") or {}
-    e, er, ci = r.get("edit") or {}, r.get("edit_rate") or {}, r.get("ci") or {}
+    e, er = r.get("edit") or {}, r.get("edit_rate") or {}
+    # the report's engine (Analysis.cell_intervals) when given; the cell's own interval otherwise
+    ci = (intervals or {}).get(r["key"]) if intervals is not None else (r.get("ci") or {})
+    ci = ci or {}
     f1ci, dci = ci.get("f1"), ci.get("delta_f1")
     ov = r.get("overlap") or {}
     return {"model": p["model"], "model_id": p.get("model_id"), "substituted_for": p.get("substituted_for"),
@@ -105,14 +108,15 @@ def _flat(r: dict, ref: dict) -> dict:
             **{k: ov.get(k) for k in OVERLAP}, "test_sentences": r.get("test_sentences"),
             "split_scheme": split.get("scheme"), "split_seed": split.get("seed"),
             "train_max_sentences": split.get("train_max_sentences"), "test_max_sentences": split.get("test_max_sentences"),
-            "bootstrap": ident.get("bootstrap"), "reference_f1": reference_f1(p, ref), "variant": variant(p),
+            "bootstrap": ci.get("bootstrap", ident.get("bootstrap")), "reference_f1": reference_f1(p, ref), "variant": variant(p),
             "config": r.get("config"), "run": r.get("run"), "key": r["key"]}
 
 
-def flat_rows(rows: list[dict]) -> list[dict]:
-    """One flat dict per cell (``COLUMNS``), clean cells first within each model, in a stable order."""
+def flat_rows(rows: list[dict], intervals: dict | None = None) -> list[dict]:
+    """One flat dict per cell (``COLUMNS``), clean cells first within each model, in a stable order;
+    ``intervals`` (:meth:`.analysis.Analysis.cell_intervals`) gives the F1 and ΔF1 intervals."""
     ref = reference()
-    out = [_flat(r, ref) for r in rows]
+    out = [_flat(r, ref, intervals) for r in rows]
     out.sort(key=lambda f: (f["model"], f["target"], f["setting"], f["sources"], f["weighting"], f["variant"],
                             f["train_seed"] if f["train_seed"] is not None else -1, f["perturbation"] != "clean",
                             f["perturbation"], f["rate"] or "", f["seed"] if f["seed"] is not None else -1))

@@ -267,3 +267,58 @@ def test_capped_rate_of_a_combination_follows_its_parts(data_dir):
     assert edit_rate(pert, row)["capped"] is True
     row["parts"] = [{"capped": False}, {"capped": False}]
     assert edit_rate(pert, row)["capped"] is False
+
+
+def test_one_engine_one_interval_and_the_sweeps_replicates(tmp_path):
+    """cells.csv / `xner results` took a cell's ΔF1 interval from the evaluation-time bootstrap and
+    report.md from the report's resampler: two intervals for one cell; and the report used
+    max(sweep's B, 200) where its help says the sweep's."""
+    from xner.experiments.report import replicates, table_rows
+
+    store = tmp_path / "s.sqlite"
+    _fake_store(store, {(("en",), 0): 9})
+    with Store(store) as st:  # the sweep's B = 50, and a stored evaluation-time interval that differs
+        st.db.execute("UPDATE cells SET row = json_set(row, '$.ci', json('{\"delta_f1\": [-0.9, 0.9]}'))")
+        st.db.execute("UPDATE cells SET params = json_set(params, '$.identity.bootstrap', 50)")
+        rows, blobs = st.rows(), st.counts()
+    assert replicates(rows) == 50 and replicates(rows, 400) == 400
+    an = Analysis(rows, blobs, replicates(rows))
+    (cond,) = an.conds
+    st = an.stat(cond, ("char_noise", "default"))
+    (row,) = [f for f in table_rows(store) if f["perturbation"] != "clean"]
+    assert (row["delta_f1_lo"], row["delta_f1_hi"]) == pytest.approx((st["lo"], st["hi"]))
+    assert row["delta_f1_lo"] != -0.9 and row["bootstrap"] == 50
+
+
+def test_pooled_contrast_says_which_targets_and_baselines_it_pooled(tmp_path):
+    """A target without a baseline was dropped from the pooled contrast while the row showed the
+    ΔF1's target count and only the last target's baseline."""
+    from xner.experiments.report import _pooled_cell
+
+    rng = np.random.default_rng(1)
+    m = 120
+    store = tmp_path / "s.sqlite"
+    with Store(store) as st:
+        for target, setups in (("fa", [("en",), ("en", "ru")]), ("ms", [("en", "ru")])):
+            gold = rng.integers(1, 4, size=(m, 3))
+            for sources in setups:
+                ident = {"data": {"test": target * 32, "split": {}}, "train_seed": 0, "distill": {"x": 1}}
+                base = {"model": "tiny", "model_id": "init", "substituted_for": None, "setting": "student",
+                        "sources_spec": "related:" + str(len(sources)), "sources": list(sources), "target": target,
+                        "weighting": "uniform", "train_seed": 0, "identity": ident}
+                tp = np.minimum(gold, rng.integers(1, 4, size=(m, 3)))
+                clean = np.stack([tp, gold, gold], axis=-1)
+                pert = np.stack([np.maximum(tp - (rng.random((m, 3)) < 0.1), 0), gold, gold], axis=-1)
+                st.put({**base, "perturbation": "clean", "rate": None, "seed": None, "perturbation_params": None},
+                       {"f1": 0.5}, pack_counts(clean))
+                st.put({**base, "perturbation": "char_noise", "rate": "default", "seed": 0,
+                        "perturbation_params": {"rate": 0.3}}, {"f1": 0.4, "delta_f1": -0.1}, pack_counts(pert))
+        rows, blobs = st.rows(), st.counts()
+    an = Analysis(rows, blobs, 200)
+    pr = ("char_noise", "default")
+    (two,) = [s for s in an.settings() if "related:2" in s[1]]
+    d, c = an.pooled(two, pr), an.pooled(two, pr, "student1")
+    assert d["targets"] == 2 and c["targets"] == 1
+    assert c["pooled_targets"] == ["fa"] and c["left_out"] == {"ms": "no baseline"}
+    assert c["baselines"] == {"fa": "student related:1 (uniform)"}
+    assert "1 of 2 targets (fa; left out ms: no baseline)" in _pooled_cell(c, d).md

@@ -30,6 +30,7 @@ class Material:
         self._corpora: dict[tuple[str, str], Corpus] = {}
         self._sha: dict[tuple[str, str], str] = {}
         self._parts: dict[tuple[str, int, int], Corpus] = {}
+        self._held: dict[tuple[str, str], set[bytes]] = {}
 
     @classmethod
     def of(cls, source, cfg: dict) -> Material:
@@ -48,6 +49,8 @@ class Material:
         key = (lang, split)
         if key not in self._corpora:
             c = load_split(self.source, lang, split, self.scheme, self.split_seed)
+            if split == "train":
+                c = self.without_heldout(c, lang)  # a sentence whose text is also a test/dev sentence
             cap = self.train_cap if split == "train" else self.test_cap
             if cap and cap < len(c):
                 c = c.subset(np.arange(cap))
@@ -109,16 +112,45 @@ class Material:
         parts = [self.train(x) for x in langs]
         return parts[0] if len(parts) == 1 else concat(parts, lang="+".join(langs))
 
+    def heldout(self, lang: str) -> set[bytes]:
+        """Content hashes of every sentence ``lang``'s models are tested or validated on: the test split
+        under the scheme, uncapped, and (standard scheme) the dev split; the study's split pools dev,
+        train and extra, so its test part is all that is held out."""
+        from xner.fingerprint import sentence_hashes
+        from xner.splits import load_split
+
+        key = (lang, "heldout")
+        if key not in self._held:
+            held = set(sentence_hashes(load_split(self.source, lang, "test", self.scheme, self.split_seed)))
+            if self.scheme != "study" and self.source.has(lang, "dev"):
+                held |= set(sentence_hashes(self.source.load(lang, "dev")))
+            self._held[key] = held
+        return self._held[key]
+
+    def without_heldout(self, c: Corpus, lang: str) -> Corpus:
+        """``c`` without the sentences whose text is a held-out sentence of ``lang`` (by content: WikiANN
+        repeats sentences across splits); how many were dropped is in ``meta["heldout_dropped"]``."""
+        from xner.fingerprint import sentence_hashes
+
+        held = self.heldout(lang)
+        keep = np.fromiter((h not in held for h in sentence_hashes(c)), dtype=bool, count=len(c))
+        if keep.all():
+            return c
+        out = c.subset(np.flatnonzero(keep))
+        out.meta = {**c.meta, "heldout_dropped": int((~keep).sum())}
+        return out
+
     def unlabelled(self, lang: str) -> list[Corpus]:
-        """The text a pretraining step may read for ``lang`` (its tags are never used): its whole training
-        portion under the split scheme, uncapped, and its ``extra`` split where the source has one;
-        never a test or dev sentence."""
+        """The text a pretraining step may read for ``lang`` (its tags are never used): its training
+        portion under the split scheme, uncapped, and (standard scheme) its ``extra`` split where the
+        source has one (the study's split already pools it); never a sentence whose text is a test or
+        dev sentence (checked by content)."""
         from xner.splits import load_split
 
         out = [load_split(self.source, lang, "train", self.scheme, self.split_seed)]
-        if self.source.has(lang, "extra"):
+        if self.scheme != "study" and self.source.has(lang, "extra"):
             out.append(self.source.load(lang, "extra"))
-        return out
+        return [self.without_heldout(c, lang) for c in out]
 
     def unlabelled_sha256(self, lang: str) -> list[str]:
         """Content fingerprints of :meth:`unlabelled` (computed once per language)."""

@@ -16,6 +16,16 @@ MODEL_FILES = (".safetensors", ".json", ".txt", ".model", ".onnx", ".data")
 CARDS = ("run.json", "run_identity.json", "xner_model.json", "export_report.json", "pretrain_card.json", "DONE")
 
 
+def sentence_hashes(c: Corpus) -> list[bytes]:
+    """One content hash per sentence: its words in order (tags ignored), so the same text in two
+    splits has the same hash whatever its tags."""
+    strings = c.vocab.strings
+    words = [strings[i] for i in c.words.tolist()]
+    off = c.offsets.tolist()
+    return [hashlib.blake2b("\x1f".join(words[a:b]).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            for a, b in zip(off[:-1], off[1:], strict=True)]
+
+
 def corpus_sha256(c: Corpus) -> str:
     """sha256 of a corpus's words, tags and sentence boundaries, independent of its vocabulary's id order."""
     h = hashlib.sha256()

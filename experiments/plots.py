@@ -110,13 +110,13 @@ def plots(an: Analysis, points: list[dict], out: Path) -> list[Path]:
         for c in an.conds:
             if pr in c.pert:
                 y, e = _err(an.stat(c, pr))
-                xs.append(next(iter(c.clean.values())).get("overlap", {}).get("entity_token_overlap", np.nan))
+                xs.append(next(iter(c.clean.values())).get("overlap", {}).get("entity_token_tag_overlap", np.nan))
                 ys.append(y)
                 es[0].append(e[0])
                 es[1].append(e[1])
         ax.errorbar(xs, ys, yerr=es, fmt="o", ms=4, capsize=2, alpha=0.8, label=f"{pr[0]} @ {pr[1]}")
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xlabel("entity-token overlap (training material vs test)")
+    ax.set_xlabel("entity token-and-tag overlap, the study's measure (training material vs test)")
     ax.set_ylabel("ΔF1 (points), mean over training seeds")
     ax.set_title("F1 change vs entity overlap (95% CI)")
     ax.legend(fontsize=7, loc="best")

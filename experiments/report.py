@@ -351,7 +351,9 @@ def _correlations(an: Analysis) -> tuple[dict, Section]:
     t = Table(["overlap measure", "vs", "n", "Pearson", "95% CI", "Spearman", "95% CI"], "llrrrrr")
     sec = Section("Overlap-F1 correlations", blocks=[
         Para("Pearson and Spearman with 95% bootstrap intervals; one point per model, setting and target (means over "
-             "training seeds); ΔF1 per perturbation and rate."), t])
+             "training seeds); ΔF1 per perturbation and rate. The study's overlap measures come first "
+             "(`entity_token_tag_overlap`, `shared_chunk_share_unique`, `context_overlap`), xner's word-only, "
+             "mention-based ones after them."), t])
     targets = [(None, "F1 (clean)")] + [(pr, f"ΔF1 {pr[0]} @ {pr[1]}") for pr in an.prs]
     for meas in OVERLAP:
         for pr, what in targets:

@@ -17,14 +17,18 @@ from xner.io import atomic_write, dumps
 from .identity import variant
 from .plan import setting_label
 
-__all__ = ["COLUMNS", "OVERLAP", "REF_COLUMNS", "flat_rows", "perturbation_label", "rate_label", "reference",
+__all__ = ["COLUMNS", "OVERLAP", "REF_COLUMNS", "STUDY_OVERLAP", "XNER_OVERLAP", "flat_rows", "perturbation_label", "rate_label", "reference",
            "reference_f1", "write_table"]
 
 #: our perturbation names -> the reference table's columns
 REF_COLUMNS = {"clean": "clean", "entity_swap_shared": "entity_swap_shared", "context_swap": "context_swap_cosine",
                "entity_swap_shared+context_swap": "entity_and_context", "entity_and_context": "entity_and_context",
                "name_swap": "name_swap", "place_swap": "place_swap"}
-OVERLAP = ("entity_token_overlap", "shared_chunks_unique", "seen_chunk_share", "o_word_overlap")
+#: the study's overlap measures lead (xner.overlap: what the study's notebooks compute); xner's
+#: word-only, mention-based measures follow as extra columns
+STUDY_OVERLAP = ("entity_token_tag_overlap", "shared_chunk_share_unique", "context_overlap")
+XNER_OVERLAP = ("entity_token_overlap", "shared_chunks_unique", "seen_chunk_share", "o_word_overlap")
+OVERLAP = STUDY_OVERLAP + XNER_OVERLAP
 COLUMNS = ("model", "model_id", "substituted_for", "setting", "label", "sources_spec", "sources", "target", "weighting",
            "train_seed", "perturbation", "rate", "seed", "f1", "f1_lo", "f1_hi", "clean_f1", "delta_f1", "delta_f1_lo",
            "delta_f1_hi", "relative_drop", "edit_rate_unit", "edit_rate_requested", "edit_rate_achieved",

@@ -49,7 +49,8 @@ def _cells() -> list[tuple[dict, dict, bytes | None]]:
                 lost[rng.choice(m, loss + 3 * seed, replace=False), 0] = 1
                 clean, pert = (np.stack([t, gold, gold], axis=-1) for t in (tp, np.maximum(tp - lost, 0)))
                 f = [float(2 * c[..., 0].sum() / (c[..., 1].sum() + c[..., 2].sum())) for c in (clean, pert)]
-                ov = {"entity_token_overlap": float(rng.uniform(0.05, 0.6)), "shared_chunks_unique": int(rng.integers(1, 90)),
+                ov = {"entity_token_tag_overlap": float(rng.uniform(0.05, 0.6)), "shared_chunk_share_unique": 0.2,
+                      "context_overlap": 0.4, "entity_token_overlap": float(rng.uniform(0.05, 0.6)), "shared_chunks_unique": int(rng.integers(1, 90)),
                       "seen_chunk_share": float(rng.uniform(0, 0.1)), "o_word_overlap": float(rng.uniform(0, 0.5))}
                 row = {"f1": f[0], "clean_f1": f[0], "delta_f1": 0.0, "overlap": ov, "test_sentences": m,
                        "material_sentences": 3000, "per_type": {"PER": f[0] + 0.05, "ORG": f[0] - 0.1, "LOC": f[0]}}
@@ -71,7 +72,8 @@ def _cells() -> list[tuple[dict, dict, bytes | None]]:
          "perturbation": "clean", "rate": None, "seed": None, "perturbation_params": None, "identity": ident}
     swap = {**p, "perturbation": "name_swap", "rate": "default", "seed": 0,
             "perturbation_params": json.loads(json.dumps(make_perturbation("name_swap").params, default=str))}
-    ov = {"entity_token_overlap": 0.25, "shared_chunks_unique": 14, "seen_chunk_share": 0.001, "o_word_overlap": 0.06}
+    ov = {"entity_token_tag_overlap": 0.3, "shared_chunk_share_unique": 0.2, "context_overlap": 0.4,
+          "entity_token_overlap": 0.25, "shared_chunks_unique": 14, "seen_chunk_share": 0.001, "o_word_overlap": 0.06}
     out.append((p, {"f1": 0.5, "clean_f1": 0.5, "delta_f1": 0.0, "per_type": {}, "ci": {}, "overlap": ov}, None))
     out.append((swap, {"f1": 0.45, "clean_f1": 0.5, "delta_f1": -0.05, "per_type": {}, "overlap": ov,
                        "ci": {"delta_f1": [-0.07, -0.03]},

@@ -322,3 +322,18 @@ def test_pooled_contrast_says_which_targets_and_baselines_it_pooled(tmp_path):
     assert c["pooled_targets"] == ["fa"] and c["left_out"] == {"ms": "no baseline"}
     assert c["baselines"] == {"fa": "student related:1 (uniform)"}
     assert "1 of 2 targets (fa; left out ms: no baseline)" in _pooled_cell(c, d).md
+
+
+def test_the_studys_overlap_measures_lead_the_tables():
+    """cells.csv, the clean-F1 table and the correlations showed xner's word-only measures where the
+    report says the study's."""
+    from xner.experiments.results import COLUMNS, OVERLAP, _flat
+
+    study = ["entity_token_tag_overlap", "shared_chunk_share_unique", "context_overlap"]
+    assert list(OVERLAP[:3]) == study and "entity_token_overlap" in OVERLAP[3:]
+    assert COLUMNS.index("entity_token_tag_overlap") < COLUMNS.index("entity_token_overlap")
+    row = {"key": "k", "f1": 0.5, "overlap": {"entity_token_tag_overlap": 0.31, "context_overlap": 0.4},
+           "params": {"model": "m", "setting": "native", "sources": ["fa"], "target": "fa", "perturbation": "clean",
+                      "rate": None, "seed": None, "identity": {}}}
+    flat = _flat(row, {})
+    assert flat["entity_token_tag_overlap"] == 0.31 and flat["context_overlap"] == 0.4

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xner.errors import XnerError
 from xner.fingerprint import model_sha256
 from xner.hub import mbert_vocab
 from xner.io import dumps
@@ -270,7 +271,10 @@ class Artifacts:
         from xner.training.presets import resolve
 
         dcfg = dict(self.cfg["distill"])
-        student = dcfg.pop("student", "teacher")
+        student = dcfg.pop("student", "base")  # Wu et al. and the README: the base encoder, not a teacher
+        if student not in ("base", "teacher"):
+            raise XnerError(f'distill.student must be "base" (the base encoder) or "teacher" (the first teacher), '
+                            f"got {student!r}")
         layers = dcfg.pop("student_layers", None)
         return {"hyperparameters": resolve(dcfg.pop("preset", "student"), **dcfg), "student": student,
                 "student_layers": layers}

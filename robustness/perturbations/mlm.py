@@ -10,7 +10,18 @@ from xner.corpus import Corpus
 
 from .. import kernels as K
 
-__all__ = ["mlm_fill"]
+__all__ = ["mlm_fill", "whole_word_pieces"]
+
+
+def whole_word_pieces(pieces: list[str], special: set[int]) -> np.ndarray:
+    """bool per vocabulary piece: may it stand as a whole word?  WordPiece marks word-internal pieces
+    with ``##``; SentencePiece (XLM-R) and byte-level BPE (RoBERTa) mark word-*initial* pieces with
+    ``▁`` / ``Ġ``, so there a piece without the mark is word-internal and never a fill."""
+    n = max(1, len(pieces))
+    for mark in ("▁", "Ġ"):
+        if sum(p.startswith(mark) for p in pieces) > 0.1 * n:
+            return np.array([p.startswith(mark) and len(p) > 1 and i not in special for i, p in enumerate(pieces)])
+    return np.array([not p.startswith("##") and i not in special for i, p in enumerate(pieces)])
 
 _MLM_CACHE: dict[str, tuple] = {}
 
@@ -27,8 +38,7 @@ def _load(mlm: str) -> tuple:
         tok = load_tokenizer(mlm)
         model = AutoModelForMaskedLM.from_pretrained(mlm).eval()
         pieces = tok.convert_ids_to_tokens(list(range(len(tok))))
-        bad = set(tok.all_special_ids)
-        whole = np.array([not v.startswith("##") and v != "▁" and i not in bad for i, v in enumerate(pieces)])
+        whole = whole_word_pieces(pieces, set(tok.all_special_ids))
         limit = token_limit(model.config)
         _MLM_CACHE[mlm] = (tok, model, pieces, whole, WordEncoder(tok, limit))
     return _MLM_CACHE[mlm]

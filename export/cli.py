@@ -29,7 +29,7 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
 
 
 def _add_variant(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", help="which graph of the export folder: fp32 (model.onnx), O2, int8, O2_int8, fp16, "
+    p.add_argument("--variant", help="which graph of the export folder: fp32 (model.onnx), O2, int8, int8-dynamic, O2_int8, fp16, "
                    "... or a file name (default: the one the export made last, as its report says)")
 
 
@@ -37,13 +37,15 @@ def _add_variant(p: argparse.ArgumentParser) -> None:
 def _export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export to ONNX (optimum or torch.onnx), optimise, quantise, gate",
                        description="Export a PyTorch token-classification model to an ONNX folder, optionally "
-                       "optimise (O1-O3), quantise (dynamic int8, CPU) or convert to fp16 (GPU), and check every "
+                       "optimise (O1-O3), quantise (static or dynamic int8, CPU) or convert to fp16 (GPU), and check every "
                        "result against PyTorch. Fails (exit 2) when a parity threshold is missed, unless --force.")
     p.add_argument("--model", required=True, help="PyTorch model folder")
     add_out(p, help="ONNX folder to write (new, empty, or an earlier xner export)")
     p.add_argument("--exporter", default="auto", choices=["auto", "optimum", "torch"])
     p.add_argument("--optimize", choices=["O1", "O2", "O3"])
-    p.add_argument("--quantize", choices=["int8"])
+    p.add_argument("--quantize", choices=["int8", "int8-dynamic"],
+                   help="int8: static QDQ int8 calibrated on the model's training text (answers never depend on "
+                   "batch neighbours); int8-dynamic: activation scales per batch (batch-dependent)")
     p.add_argument("--fp16", action="store_true")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--force", action="store_true", help="keep the model even if the parity gate fails "
@@ -162,6 +164,9 @@ def _serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-wait-ms", type=float, default=5.0,
                    help="longest wait for more requests to join a model call (default 5 ms)")
     p.add_argument("--max-queue", type=int, default=1024, help="waiting requests before 503 (default 1024)")
+    p.add_argument("--allow-batch-dependent", action="store_true",
+                   help="serve a dynamically quantised variant anyway (its answers depend on the requests batched "
+                   "with them; refused by default)")
     p.add_argument("--request-timeout", type=float, default=60.0,
                    help="longest a request waits for its answer before 504 (seconds, default 60)")
     p.add_argument("--full-metadata", action="store_true",
@@ -187,7 +192,7 @@ def run_serve(args: argparse.Namespace) -> int:
     key = args.api_key if args.api_key is not None else os.environ.get("XNER_API_KEY")
     serve(args.model, args.host, args.port, args.provider, args.threads, args.max_body, args.cache_words,
           args.full_metadata, args.variant, check_api_key(key), args.batch_tokens,
-          args.batch_wait_ms, args.max_queue, args.request_timeout)
+          args.batch_wait_ms, args.max_queue, args.request_timeout, args.allow_batch_dependent)
     return 0
 
 

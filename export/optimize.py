@@ -19,7 +19,7 @@ from xner.families import family
 LEVELS = ("O1", "O2", "O3")
 
 
-def _publish(tmp: Path, dst: Path) -> None:
+def publish_graph(tmp: Path, dst: Path) -> None:
     """Rename a finished graph (and its external data, if any) into place."""
     os.replace(tmp, dst)
     data = tmp.with_name(tmp.name + ".data")
@@ -27,7 +27,7 @@ def _publish(tmp: Path, dst: Path) -> None:
         os.replace(data, dst.with_name(dst.name + ".data"))
 
 
-def _tmp(dst: Path) -> Path:
+def staging_path(dst: Path) -> Path:
     return dst.with_name(f".{dst.stem}.tmp.onnx")
 
 
@@ -46,8 +46,8 @@ def optimize(src: Path, dst: Path, level: str = "O2") -> dict:
                        hidden_size=cfg.get("hidden_size", 0), optimization_options=opts,
                        opt_level=1 if level == "O1" else 2 if level == "O2" else 99,
                        only_onnxruntime=level == "O1")
-    m.save_model_to_file(str(_tmp(dst)))
-    _publish(_tmp(dst), dst)
+    m.save_model_to_file(str(staging_path(dst)))
+    publish_graph(staging_path(dst), dst)
     return {"level": level, "fused_operators": m.get_fused_operator_statistics()}
 
 
@@ -60,10 +60,10 @@ def quantize_int8(src: Path, dst: Path) -> dict:
     ops = ["MatMul", "Gemm"]
     if any(n.op_type == "Attention" for n in onnx.load(str(src), load_external_data=False).graph.node):
         ops.append("Attention")
-    quantize_dynamic(str(src), str(_tmp(dst)), weight_type=QuantType.QInt8, op_types_to_quantize=ops,
+    quantize_dynamic(str(src), str(staging_path(dst)), weight_type=QuantType.QInt8, op_types_to_quantize=ops,
                      per_channel=False, reduce_range=False,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-    _publish(_tmp(dst), dst)
+    publish_graph(staging_path(dst), dst)
     return {"type": "dynamic", "weights": "int8", "ops": ops}
 
 
@@ -75,6 +75,6 @@ def to_fp16(src: Path, dst: Path) -> dict:
     # keep float32 inputs/outputs and numerically sensitive ops in float32
     block = ["LayerNormalization", "SkipLayerNormalization", "Softmax", "Pow", "ReduceMean", "Erf"]
     m16 = convert_float_to_float16(model, keep_io_types=True, op_block_list=block)
-    onnx.save(m16, str(_tmp(dst)))
-    _publish(_tmp(dst), dst)
+    onnx.save(m16, str(staging_path(dst)))
+    publish_graph(staging_path(dst), dst)
     return {"dtype": "float16", "kept_float32": block}

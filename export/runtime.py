@@ -163,6 +163,18 @@ class Runtime:
             raise XnerError(f"{p}: not JSON ({e})") from None
 
     @property
+    def batch_dependent(self) -> bool:
+        """Whether a sentence's answer from this graph can depend on the other rows of its batch: a
+        dynamically quantised graph (activation scales computed per batch).  Read from the export
+        report's steps up to this variant (older exports' ``model_int8.onnx`` was dynamic)."""
+        steps = (self.report or {}).get("steps") or []
+        names = [s.get("variant") for s in steps]
+        if self.variant in names:
+            chain = steps[: names.index(self.variant) + 1]
+            return any(s.get("step") == "quantize" and s.get("type") == "dynamic" for s in chain)
+        return "int8-dynamic" in self.variant
+
+    @property
     def on_cuda(self) -> bool:
         return self.provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 
@@ -226,4 +238,5 @@ class Runtime:
     def describe(self) -> dict:
         return {"path": str(self.path), "variant": self.variant, "provider": self.provider, "requested": self.requested,
                 "inputs": self.input_names, "labels": self.labels.tags, "max_length": self.encoder.max_length,
-                "model_type": self.config.get("model_type"), "export": self.report}
+                "model_type": self.config.get("model_type"), "batch_dependent": self.batch_dependent,
+                "export": self.report}

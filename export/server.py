@@ -126,7 +126,7 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
                max_items: int = 256, max_chars: int = 20_000, cache_words: int = CACHE_WORDS,
                full_metadata: bool = False, variant: str | None = None, api_key: str | None = None,
                batch_tokens: int = 8192, batch_wait_ms: float = 5.0, max_queue: int = 1024,
-               request_timeout_s: float = 60.0):
+               request_timeout_s: float = 60.0, allow_batch_dependent: bool = False):
     """The service: ``/predict`` (requests batched across clients), ``/health``, ``/metadata``, ``/metrics``."""
     import asyncio
     import contextlib
@@ -149,6 +149,15 @@ def create_app(model_dir: str, provider: str = "auto", threads: int | None = Non
 
     pipe = NerPipeline(Runtime(model_dir, provider=provider, threads=threads, cache_words=cache_words,
                                file_name=variant))
+    if pipe.runtime.batch_dependent:
+        msg = (f"{model_dir}: variant {pipe.runtime.variant} is dynamically quantised, so a request's answer would "
+               "depend on the other requests batched with it")
+        if not allow_batch_dependent:
+            raise XnerError(msg + "; serve a float or static int8 variant (export --quantize int8), or pass "
+                            "--allow-batch-dependent")
+        import logging
+
+        logging.getLogger("xner").warning("%s (allowed by --allow-batch-dependent)", msg)
     metrics = ServerMetrics()
     batcher = Batcher(pipe.predict_words, batch_tokens, batch_wait_ms, max_queue, metrics.on_batch)
     started = time.time()
@@ -302,10 +311,11 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, provider: s
           threads: int | None = None, max_body: int = 1_000_000, cache_words: int = CACHE_WORDS,
           full_metadata: bool = False, variant: str | None = None, api_key: str | None = None,
           batch_tokens: int = 8192, batch_wait_ms: float = 5.0, max_queue: int = 1024,
-          request_timeout_s: float = 60.0) -> None:
+          request_timeout_s: float = 60.0, allow_batch_dependent: bool = False) -> None:
     import uvicorn
 
     app = create_app(model_dir, provider, threads, max_body, cache_words=cache_words, full_metadata=full_metadata,
                      variant=variant, api_key=api_key, batch_tokens=batch_tokens, batch_wait_ms=batch_wait_ms,
-                     max_queue=max_queue, request_timeout_s=request_timeout_s)
+                     max_queue=max_queue, request_timeout_s=request_timeout_s,
+                     allow_batch_dependent=allow_batch_dependent)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -148,6 +148,9 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-incremental", dest="incremental", action="store_false",
                    help="re-infer every sentence of every cell (default: only sentences a perturbation changed; "
                    "the others keep their clean predictions)")
+    p.add_argument("--allow-batch-dependent", action="store_true",
+                   help="incremental evaluation of a dynamically quantised variant anyway (not exact: its tags depend "
+                   "on batch-mates; refused by default)")
     add_runtime(p)
     add_out(p, required=False, help="JSONL file for the rows")
     add_overwrite(p)
@@ -205,7 +208,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     total = 1 + len(perts) * len(rates or [1]) * len(seeds)
     with progress(total, "evaluate", unit="cell") as bar:
         for row in evaluate(runtime, corpus, perts, rates, seeds, ctx, args.bootstrap, meta,
-                            incremental=args.incremental):
+                            incremental=args.incremental, allow_batch_dependent=args.allow_batch_dependent):
             rows.append(row)
             bar.stage(str(row.get("perturbation") or "clean"))
             bar.advance(1 if "skipped" not in row else len(seeds))

@@ -104,13 +104,14 @@ def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_count
 
 def evaluate(runtime, corpus: Corpus, perturbations: list[str | tuple[str, dict]], rates: list[float | None] | None,
              seeds: list[int], ctx: Context, bootstrap: int = 1000, meta: dict | None = None,
-             skip_missing: bool = True, incremental: bool = True) -> Iterator[dict]:
+             skip_missing: bool = True, incremental: bool = True,
+             allow_batch_dependent: bool = False) -> Iterator[dict]:
     """Yield the clean row, then one row per perturbation x rate x seed.  A perturbation is a spec
     (``a+b``) or a (spec, parameters) pair, as a recipe lists them (:func:`..recipes.recipe_specs`);
     ``rates``, when given, override the parameters' rate.  ``incremental``: infer only what each
     perturbation changed (:mod:`incremental`); False re-infers every sentence of every cell."""
     meta = dict(meta or {})
-    cache = PredictionCache(runtime) if incremental else None
+    cache = PredictionCache(runtime, allow_batch_dependent) if incremental else None
     clean, row = clean_cell(runtime, corpus, bootstrap, cache)
     yield {**meta, "perturbation": "clean", "rate": None, "seed": None, **row}
     for item in perturbations:

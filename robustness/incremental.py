@@ -37,7 +37,13 @@ class PredictionCache:
     """Per-word tags of sentences one model has tagged, keyed by the sentences' token ids and word
     boundaries (the sentence-relative word of every piece, specials and segment breaks included)."""
 
-    def __init__(self, runtime):
+    def __init__(self, runtime, allow_batch_dependent: bool = False):
+        if getattr(runtime, "batch_dependent", False) and not allow_batch_dependent:
+            from xner.errors import XnerError
+
+            raise XnerError(f"{getattr(runtime, 'variant', 'this graph')} is dynamically quantised: a sentence's tags "
+                            "depend on its batch, so reusing clean predictions is not exact; use a float or static "
+                            "int8 variant (export --quantize int8), --no-incremental, or --allow-batch-dependent")
         self.runtime = runtime
         self._tags: dict[tuple, dict[bytes, np.ndarray]] = {}
         self._lock = threading.Lock()

@@ -29,3 +29,19 @@ def set_classifier_bias(folder: Path, value: float, name: str = "model.onnx") ->
         if numpy_helper.to_array(init).shape == (7,):  # the classifier bias
             init.CopyFrom(numpy_helper.from_array(np.full(7, value, np.float32), init.name))
     onnx.save(m, str(folder / name))
+
+
+def break_quantizers(monkeypatch) -> None:
+    """Make both int8 quantisers of ``xner.export.build`` (static and dynamic) wreck what they write,
+    so a test can see the parity gate stop a bad quantised graph."""
+    import xner.export.build as build
+
+    for name in ("quantize_int8", "quantize_static_int8"):
+        real = getattr(build, name)
+
+        def broken(src, dst, *rest, real=real):
+            out = real(src, dst, *rest)
+            damage(dst.parent, dst.name)
+            return out
+
+        monkeypatch.setattr(build, name, broken)

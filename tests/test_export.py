@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from onnx_edits import damage
+from onnx_edits import break_quantizers, damage
 
 from xner.cli import main
 from xner.datadir import DataDir
@@ -62,16 +62,8 @@ def test_gate_fails_on_damaged_model(tmp_path, trained, eval_corpus, capsys):
 
 
 def test_export_gate_refuses_then_force(tmp_path, trained, eval_corpus, monkeypatch):
-    import xner.export.build as build
 
-    real = build.quantize_int8
-
-    def broken(src, dst):  # a quantiser that wrecks the model: the gate must stop it
-        out = real(src, dst)
-        damage(dst.parent, dst.name)
-        return out
-
-    monkeypatch.setattr(build, "quantize_int8", broken)
+    break_quantizers(monkeypatch)
     with pytest.raises(ParityError, match="parity gate failed after quantize"):
         export(trained["bert"], tmp_path / "q", "torch", quantize="int8", eval_corpus=eval_corpus)
     r = export(trained["bert"], tmp_path / "q2", "torch", quantize="int8", eval_corpus=eval_corpus, force=True)

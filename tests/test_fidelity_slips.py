@@ -7,7 +7,7 @@ import pytest
 from xner.robustness.perturbations.mlm import whole_word_pieces
 
 
-def test_sweep_students_start_from_the_base_encoder_by_default(data_dir):
+def test_sweep_students_start_from_the_base_encoder_by_default(data_dir, tmp_path):
     from xner.datadir import DataDir
     from xner.experiments.artefacts import Artifacts
     from xner.experiments.config import load_config, resolve_models
@@ -15,7 +15,7 @@ def test_sweep_students_start_from_the_base_encoder_by_default(data_dir):
 
     cfg = load_config("demo")
     cfg["distill"].pop("student", None)  # the demo names "teacher"; a config that names none
-    arts = Artifacts(data_dir / "arts", cfg, resolve_models(cfg), Material.of(DataDir(data_dir), cfg))
+    arts = Artifacts(tmp_path / "arts", cfg, resolve_models(cfg), Material.of(DataDir(data_dir), cfg))
     assert arts.distill_hp()["student"] == "base"
 
 

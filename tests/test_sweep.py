@@ -71,9 +71,10 @@ def test_plan_and_builtin_configs():
     assert {len(g.sources) for g, _ in div if g.setting == "student"} == {1, 2, 3}
 
 
-#: a sweep whose models learn: every group's test set is partly sentences of its training data, so
-#: each model scores well above 0 and a wrong or untrained model shows in the rows
-LEARNED = TOML.replace("layers = 1,", "layers = 2,").replace("max_steps = 3", "max_steps = 150\nlr = 3e-3")
+#: a sweep whose models learn: one generator gives every language its training, dev and test
+#: sentences (disjoint by content, as the sweep's held-out filter requires), so each model scores
+#: well above 0 and a wrong or untrained model shows in the rows
+LEARNED = TOML.replace("layers = 1,", "layers = 2,").replace("hidden = 32", "hidden = 64").replace("max_steps = 3", "max_steps = 300\nlr = 3e-3")
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +84,11 @@ def learned(tmp_path_factory):
     from synth import sentences, write_tsv
 
     root = tmp_path_factory.mktemp("learned")
-    base = sentences("en", 110, seed=7)
-    for k, lang in enumerate(("en", "ru", "fa")):  # three overlapping training sets, one test set
-        write_tsv(root / "data" / lang / "train.tsv", base[10 * k : 10 * k + 80])
-        write_tsv(root / "data" / lang / "dev.tsv", base[100:])
-        write_tsv(root / "data" / lang / "test.tsv", base[20:40] + base[100:])
+    base = sentences("en", 760, seed=7)
+    for k, lang in enumerate(("en", "ru", "fa")):  # three disjoint training sets, one test set
+        write_tsv(root / "data" / lang / "train.tsv", base[240 * k : 240 * k + 240])
+        write_tsv(root / "data" / lang / "dev.tsv", base[750:760])
+        write_tsv(root / "data" / lang / "test.tsv", base[720:750])
     cfg = root / "learned.toml"
     cfg.write_text(LEARNED.format(weighting="langid"), encoding="utf-8")
     store = root / "ref" / "results.sqlite"
@@ -363,9 +364,9 @@ def stored(store) -> tuple[list[dict], dict[str, bytes]]:
 
 def test_training_material_is_what_the_model_saw(learned):
     """Overlap (and the study's P1/P2) count against the material each model was trained on: the
-    native fa and zero-shot en models saw 80 sentences each, the en+ru student its teachers' 160."""
+    native fa and zero-shot en models saw 240 sentences each, the en+ru student its teachers' 480."""
     seen = {r["params"]["setting"]: r["material_sentences"] for r in learned["rows"].values()}
-    assert seen == {"native": 80, "zero-shot": 80, "student": 160}
+    assert seen == {"native": 240, "zero-shot": 240, "student": 480}
     ov = {r["params"]["setting"]: r["overlap"]["train_sentences"] for r in learned["rows"].values()}
     assert ov == seen
 
@@ -439,7 +440,7 @@ def test_offline_fallback_is_recorded_and_gets_no_reference(tmp_path, learned, m
         assert (p["model"], p["model_id"], p["substituted_for"]) == ("mbert", "init", "bert-base-multilingual-cased")
         assert p["identity"]["data"]["split"]["scheme"] == "study"  # the study's pooled split, end to end
     clean = next(r for r in rows if r["params"]["perturbation"] == "clean")
-    assert clean["f1"] > 0.2 and clean["test_sentences"] == 24 and clean["material_sentences"] == 96
+    assert clean["f1"] > 0.2 and clean["test_sentences"] == 56 and clean["material_sentences"] == 224
     out = tmp_path / "report"
     assert main(["report", str(store), "--out", str(out)]) == 0
     flat = list(csv.DictReader(open(out / "cells.csv", encoding="utf-8")))

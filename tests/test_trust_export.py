@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_edits import damage, set_classifier_bias
+from onnx_edits import break_quantizers, set_classifier_bias
 
 from xner.cli import main
 from xner.datadir import DataDir
@@ -67,19 +67,11 @@ def test_export_refuses_foreign_folder_and_keeps_its_files(tmp_path, trained, ca
 
 def test_failed_gate_keeps_earlier_export_and_runtime_refuses_candidate(tmp_path, trained, eval_corpus,
                                                                         monkeypatch):
-    import xner.export.build as build
 
     out = tmp_path / "m"
     export(trained["bert"], out, "torch", quantize="int8", eval_corpus=eval_corpus)
     good = _sha(out / "model_int8.onnx")
-    real = build.quantize_int8
-
-    def broken(src, dst):
-        r = real(src, dst)
-        damage(dst.parent, dst.name)
-        return r
-
-    monkeypatch.setattr(build, "quantize_int8", broken)
+    break_quantizers(monkeypatch)
     with pytest.raises(ParityError, match="rejected candidate"):
         export(trained["bert"], out, "torch", quantize="int8", eval_corpus=eval_corpus)
     assert _sha(out / "model_int8.onnx") == good  # the earlier export is untouched

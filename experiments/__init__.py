@@ -24,10 +24,10 @@ from .report import select_rows
 from .results import COLUMNS, flat_rows, reference, reference_f1, write_table
 from .run import comparable, run_sweep
 from .store import Store, cell_key
-from .uncertainty import Resampler, hierarchical, pack_counts, unpack_counts
+from .uncertainty import Resampler, pack_counts, unpack_counts
 
 __all__ = ["COLUMNS", "Artifacts", "Group", "Step", "build_record", "Material", "Resampler", "Store", "build_once", "build_report",
-           "builtin_configs", "cell_key", "cell_params", "comparable", "flat_rows", "group_identity", "hierarchical",
+           "builtin_configs", "cell_key", "cell_params", "comparable", "flat_rows", "group_identity",
            "load_config", "pack_counts", "parse_seeds", "plan", "read_done", "reference", "reference_f1",
            "resolve_models", "resolve_sources", "run_demo", "run_sweep", "select_rows", "unpack_counts", "variant",
            "write_table"]

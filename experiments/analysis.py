@@ -2,11 +2,16 @@
 target and variant, all its training seeds), its mean over training seeds with an interval, and
 contrasts between settings, per perturbation and rate (never averaged across them).
 
-Intervals come from the cells' per-sentence counts (:mod:`.uncertainty`): ΔF1 of a training seed
-is the mean over its perturbation seeds of F1(perturbed) - F1(clean) on the same resampled
-sentences; a condition's ΔF1 resamples sentences x training seeds; a contrast is ΔF1(setting) -
-ΔF1(baseline) of the same training seed on identical test sets (the same content hash), resampled
-over sentences x training seeds, and over targets too when pooled.
+Every number's uncertainty comes from the inference layer (:mod:`.inference`) over units built here
+from the cells' per-sentence counts (:mod:`.uncertainty`): ΔF1 of a training seed is the mean over
+its perturbation seeds of F1(perturbed) - F1(clean) on the same resampled sentences; its relative
+drop is ΔF1 / clean F1 (per replicate); a contrast is ΔF1(setting) - ΔF1(baseline) of the same
+training seed on identical test sets (the same content hash).  One target: a t interval over
+training seeds carrying the shared sentence variance; pooled: random effects over targets
+(Hartung-Knapp), with the fixed-targets estimand beside it.  ``interval="percentile"`` gives the
+hierarchical percentile bootstrap instead.  A row is *at the floor* when its clean F1 is below
+:data:`FLOOR_F1` or its perturbation edited (almost) nothing (:data:`FLOOR_EDIT`): such rows never
+carry a verdict.
 """
 
 from __future__ import annotations
@@ -19,11 +24,17 @@ import numpy as np
 from xner.langs import PAIRS
 
 from .identity import clean_key, condition_key, variant
+from .inference import INTERVALS, combine
 from .plan import setting_label
 from .results import REF_COLUMNS, perturbation_label, rate_label
-from .uncertainty import Resampler, hierarchical, unpack_counts
+from .uncertainty import Resampler, unpack_counts
 
-__all__ = ["KIND_ORDER", "Analysis", "Cond"]
+__all__ = ["FLOOR_EDIT", "FLOOR_F1", "KIND_ORDER", "Analysis", "Cond"]
+
+#: a model whose clean F1 is below this cannot lose much: its rows are flagged and carry no verdict
+FLOOR_F1 = 0.2
+#: a perturbation that edited less than this share of its units (achieved rate) tested (almost) nothing
+FLOOR_EDIT = 0.02
 
 KIND_ORDER = {"native": 0, "zero-shot": 1, "joint": 2, "student": 3}
 
@@ -79,7 +90,12 @@ class Cond:
 
 
 class Analysis:
-    def __init__(self, rows: list[dict], blobs: dict[str, bytes], n_boot: int = 1000, seed: int = 0):
+    def __init__(self, rows: list[dict], blobs: dict[str, bytes], n_boot: int = 2000, seed: int = 0,
+                 interval: str = "t", floor_f1: float = FLOOR_F1):
+        if interval not in INTERVALS:
+            raise ValueError(f"interval is one of {INTERVALS}, got {interval!r}")
+        self.interval = interval
+        self.floor_f1 = floor_f1
         self.rows = rows
         self.by_key = {r["key"]: r for r in rows}
         self.blobs = blobs
@@ -129,19 +145,23 @@ class Analysis:
         return float(r.get("delta_f1", f - cf)), None if reps is None or creps is None else reps - creps
 
     def cell_intervals(self, alpha: float = 0.05) -> dict[str, dict]:
-        """Each cell's F1 and (perturbed cells) ΔF1 interval from this analysis' resampler: the one
-        engine behind ``cells.csv``, ``xner results`` and the report's tables (same replicates, same B)."""
+        """Each cell's F1 and (perturbed cells) ΔF1 interval over its test sentences, from this
+        analysis' resampler and interval method: the one engine behind ``cells.csv``, ``xner
+        results`` and the report's tables (a condition of one training seed and one perturbation
+        seed gets the very same interval)."""
         out: dict[str, dict] = {}
-        q = (100 * alpha / 2, 100 * (1 - alpha / 2))
         for r in self.rows:
-            _, reps = self.f1(r)
+            f, reps = self.f1(r)
             if reps is None:
                 continue
-            d = {"f1": [float(x) for x in np.percentile(reps, q)], "bootstrap": self.res.n}
+            key = (r["params"]["target"], r["key"])
+            e = combine({"t": [(f, reps)]}, self.interval, _seed(*key), alpha)
+            d = {"f1": [e.lo, e.hi], "bootstrap": self.res.n, "interval": self.interval}
             if r["params"]["perturbation"] != "clean":
-                _, dreps = self.delta(r)
+                dv, dreps = self.delta(r)
                 if dreps is not None:
-                    d["delta_f1"] = [float(x) for x in np.percentile(dreps, q)]
+                    e = combine({"t": [(dv, dreps)]}, self.interval, _seed(*key), alpha)
+                    d["delta_f1"] = [e.lo, e.hi]
             out[r["key"]] = d
         return out
 
@@ -158,11 +178,48 @@ class Analysis:
             out[s] = (float(np.mean([v[0] for v in vals])), reps)
         return out
 
+    def relative_units(self, c: Cond, pr: tuple[str, str]) -> dict[int, tuple[float, np.ndarray | None]]:
+        """Per training seed: relative drop ΔF1 / clean F1 (replicate by replicate); seeds whose clean
+        F1 is 0 are left out."""
+        clean, delta = self.seed_units(c, None), self.seed_units(c, pr)
+        out = {}
+        for s, (d, dr) in delta.items():
+            if s not in clean or not clean[s][0]:
+                continue
+            f, fr = clean[s]
+            reps = None
+            if dr is not None and fr is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    reps = np.where(fr > 0, dr / np.where(fr > 0, fr, 1.0), 0.0)
+            out[s] = (d / f, reps)
+        return out
+
+    def estimate(self, units: dict[str, list[tuple[float, np.ndarray | None]]], *key) -> dict:
+        """One number over units (per target, its per-seed units): :func:`.inference.combine`."""
+        return combine(units, self.interval, _seed(*key)).to_json()
+
     def stat(self, c: Cond, pr: tuple[str, str] | None) -> dict:
         units = self.seed_units(c, pr)
-        out = hierarchical([list(units.values())], seed=_seed(c.target, c.label, pr))
+        out = self.estimate({c.target: list(units.values())}, c.target, c.label, pr)
         out["cells"] = sum(len(v) for v in c.pert.get(pr, {}).values()) if pr else len(c.clean)
+        if pr is not None:
+            out["relative"] = self.estimate({c.target: list(self.relative_units(c, pr).values())}, c.target, c.label,
+                                            pr, "rel")
+            out["floor"] = self.floor(c, pr)
         return out
+
+    def floor(self, c: Cond, pr: tuple[str, str] | None = None) -> str:
+        """Why a row is at the floor ('' when it is not): clean F1 below the threshold, or a
+        perturbation that edited (almost) nothing."""
+        clean = [r["f1"] for r in c.clean.values()]
+        why = []
+        if clean and float(np.mean(clean)) < self.floor_f1:
+            why.append(f"clean F1 {100 * float(np.mean(clean)):.1f} < {100 * self.floor_f1:.0f}")
+        if pr is not None:
+            e = self.edit(c, pr)
+            if e["achieved"] is not None and e["achieved"] < FLOOR_EDIT:
+                why.append(f"edited {100 * e['achieved']:.1f}% of units")
+        return "; ".join(why)
 
     def mean_field(self, c: Cond, pr: tuple[str, str], fn) -> float | None:
         vals = [fn(r) for cells in c.pert.get(pr, {}).values() for r in cells]
@@ -215,8 +272,9 @@ class Analysis:
         b = self.baseline(c, which)
         if b is None:
             return None
-        out = hierarchical([self.contrast_units(c, b, pr)], seed=_seed(c.target, c.label, which, pr))
+        out = self.estimate({c.target: self.contrast_units(c, b, pr)}, c.target, c.label, which, pr)
         out["baseline"] = b.label
+        out["floor"] = "; ".join(f"{o.label}: {f}" for o in (c, b) if (f := self.floor(o, pr)))
         return out
 
     # -- pooled over targets -----------------------------------------------------------------------
@@ -228,14 +286,15 @@ class Analysis:
             seen.setdefault((c.model, c.label, c.variant), None)
         return list(seen)
 
-    def pooled(self, setting: tuple[str, str, str], pr: tuple[str, str], which: str | None = None) -> dict:
-        """ΔF1 of a setting (or its contrast with baseline ``which``) over every target, with an
-        interval over sentences x training seeds x targets."""
+    def pooled(self, setting: tuple[str, str, str], pr: tuple[str, str], which: str | None = None,
+               relative: bool = False) -> dict:
+        """ΔF1 of a setting (its relative drop, or its contrast with baseline ``which``) over every
+        target: random effects over targets, each target over its training seeds."""
         conds = [c for c in self.conds if (c.model, c.label, c.variant) == setting]
-        units, cells, bases, used, left = [], 0, {}, [], {}
+        units, cells, bases, used, left, floors = {}, 0, {}, [], {}, {}
         for c in conds:
             if which is None:
-                u = list(self.seed_units(c, pr).values())
+                u = list((self.relative_units(c, pr) if relative else self.seed_units(c, pr)).values())
             else:
                 b = self.baseline(c, which)
                 if b is None:
@@ -249,12 +308,17 @@ class Analysis:
                     continue
                 bases[c.target] = b.label
             if u:
-                units.append(u)
+                units[c.target] = u
                 used.append(c.target)
                 cells += sum(len(v) for v in c.pert.get(pr, {}).values())
+                f = self.floor(c, pr) if which is None else "; ".join(
+                    f"{o.label}: {x}" for o in (c, self.baseline(c, which)) if o and (x := self.floor(o, pr)))
+                if f:
+                    floors[c.target] = f
             elif which is None:
                 left[c.target] = "no cells"
-        out = hierarchical(units, seed=_seed(setting, which, pr))
+        out = self.estimate(units, setting, which, pr, relative)
+        out["floor"] = floors
         # what each number actually pooled: its targets, the baseline of each, and the targets left out
         labels = sorted(set(bases.values()))
         out.update(cells=cells, baseline=labels[0] if len(labels) == 1 else ("; ".join(labels) or None),

@@ -36,6 +36,9 @@ def _sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plan", action="store_true",
                    help="only list the conditions, the models to train, distil and export (and which are built), the "
                    "cells and an estimate of the cost; runs, trains and downloads nothing")
+    p.add_argument("--power", default=None, metavar="STORE",
+                   help="with --plan: project the minimum detectable effect of each declared contrast for 3, 5 and 10 "
+                   "training seeds (the config's targets and test size) from a pilot store's variance components")
     _train_seeds(p)
     add_data(p)
     add_console(p)
@@ -59,6 +62,16 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
     if args.incremental is not None:
         cfg["incremental"] = args.incremental
     store = args.store or f"runs/{cfg['name']}/results.sqlite"
+    if args.power and not args.plan:
+        from xner.errors import XnerError
+
+        raise XnerError("--power STORE goes with --plan (it projects; it runs nothing)")
+    if args.plan and args.power:
+        from .power import power_table, render_power
+
+        pw = power_table(cfg, args.power)
+        emit(args, pw, render_power(pw))
+        return 0
     if args.plan:
         from .planview import render_plan, sweep_plan
 
@@ -76,6 +89,15 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
 
 def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", default="latest", help="which cells: those of the latest run (default), 'all', or a run id")
+    p.add_argument("--bootstrap", type=int, default=None,
+                   help="bootstrap replicates of the test sentences (default: the sweep's, at least 2000; the same "
+                   "engine for the report, its CSV files and xner results)")
+    p.add_argument("--interval", default="t", choices=["t", "percentile"],
+                   help="t (default): t intervals over training seeds carrying the sentence variance, random effects "
+                   "(Hartung-Knapp) over targets; percentile: the hierarchical percentile bootstrap (too narrow with "
+                   "3 seeds and 4 targets; for comparison)")
+    p.add_argument("--floor-f1", type=float, default=0.2,
+                   help="clean F1 below which a row is flagged as at the floor and gets no verdict (default 0.2)")
 
 
 @command
@@ -87,7 +109,6 @@ def _report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("store", help="SQLite results file from xner sweep")
     add_out(p, help="output folder (new, empty, or an earlier report's)")
     _selection(p)
-    p.add_argument("--bootstrap", type=int, default=None, help="bootstrap replicates (default: the sweep's)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder that holds no report")
     add_console(p)
     p.set_defaults(func=run_report)
@@ -96,7 +117,7 @@ def _report(sub: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from .report import build
 
-    r = build(args.store, args.out, args.run, args.bootstrap, args.overwrite)
+    r = build(args.store, args.out, args.run, args.bootstrap, args.overwrite, args.interval, args.floor_f1)
     emit(args, {k: v for k, v in r.items() if k != "main_table"},
          f"report: {r['report']} ({r['cells']} cells); cells: {r['cells_csv']}; plots: {', '.join(r['plots'])}")
     return 0
@@ -113,8 +134,9 @@ def _results(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument("--format", default="csv", choices=["csv", "json", "parquet"], help="default csv")
     p.add_argument("--out", default=None, help="write to this file instead of stdout (parquet needs it)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file xner did not write")
-    p.add_argument("--bootstrap", type=int, default=None,
-                   help="bootstrap replicates of the intervals (default: the sweep's; the same engine as the report)")
+    p.add_argument("--table", default="cells", choices=["cells", "perturbations", "contrasts"],
+                   help="cells (default: one row per cell, as cells.csv), perturbations (one per condition, "
+                   "perturbation and rate, as perturbations.csv) or contrasts (the declared contrasts, as contrasts.csv)")
     _selection(p)
     add_console(p, json=False)
     p.set_defaults(func=run_results)
@@ -134,11 +156,13 @@ def run_results(args: argparse.Namespace) -> int:
         from xner.outputs import claim_file
 
         claim_file(args.out, inputs=[args.store], overwrite=args.overwrite)  # before the store is opened
-    flat = table_rows(args.store, args.run, args.bootstrap)
+    flat = table_rows(args.store, args.run, args.bootstrap, args.table, args.interval, args.floor_f1)
     fmt = "json" if args.json else args.format
-    write_table(flat, args.out, fmt, args.overwrite, inputs=[args.store])
+    columns = None if args.table == "cells" else list(dict.fromkeys(k for r in flat for k in r))
+    write_table(flat, args.out, fmt, args.overwrite, inputs=[args.store], columns=columns)
     if args.out:
-        print(f"{len(flat)} cells -> {args.out} ({fmt})", file=sys.stderr)
+        what = "cells" if args.table == "cells" else f"rows ({args.table})"
+        print(f"{len(flat)} {what} -> {args.out} ({fmt})", file=sys.stderr)
     return 0
 
 

@@ -96,7 +96,7 @@ def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
     cfg.setdefault("train", {})
     cfg.setdefault("distill", {})
     cfg.setdefault("export", {})
-    cfg.setdefault("bootstrap", 200)
+    cfg.setdefault("bootstrap", 2000)
     cfg.setdefault("incremental", True)  # infer only sentences a perturbation changed (robustness/incremental.py)
     cfg.setdefault("vectors", "base")  # P2's fixed encoder: each model's pre-trained base, "model", or a model
     if not isinstance(cfg["vectors"], str) or not cfg["vectors"]:
@@ -109,6 +109,10 @@ def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
         raise XnerError(f"'gpus_per_task' must be a number >= 0 (a fraction shares a GPU); got {gpus!r}")
     if not isinstance(cfg.get("mlm") or "", str):  # the masked LM that fills context_mask (none: the mask token)
         raise XnerError(f"'mlm' is a masked LM (a folder or hub id); got {cfg['mlm']!r}")
+    from .contrasts import check_declarations
+    from .plan import condition_label
+
+    check_declarations(cfg, {condition_label(s) for s in cfg["settings"]})
     if not isinstance(cfg.get("artifacts", ""), str):
         raise XnerError(f"'artifacts' is a folder (shared by every Ray node); got {cfg['artifacts']!r}")
     return cfg

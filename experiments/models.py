@@ -1,8 +1,9 @@
 """Model against model: when a selection holds several models trained alike (same setting, sources,
 target and training seeds; e.g. a pretrained encoder and the same network at random initialisation,
 config ``pretrain-value``), each model's clean F1 beside the first model's, and their paired
-difference with a 95% interval over test sentences x training seeds (x targets when pooled): both
-models are scored on the very same test sentences, resampled with the same weights."""
+difference with a 95% interval from the inference layer (:mod:`.inference`: over training seeds,
+random effects over targets when pooled): both models are scored on the very same test sentences,
+resampled with the same weights."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from collections import defaultdict
 import numpy as np
 
 from .identity import condition_key, variant
+from .inference import combine
 from .plan import setting_label
 from .reportdoc import Cell, Para, Section, Table, ci_cell
-from .uncertainty import Resampler, hierarchical, unpack_counts
+from .uncertainty import Resampler, unpack_counts
 
 __all__ = ["model_contrasts"]
 
@@ -43,7 +45,7 @@ def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed
                "difference [95% CI]"], "lllrrrr")
     csv = [["setting", "sources", "target", "model", "against", "seeds", "f1", "f1_lo", "f1_hi", "against_f1",
             "against_lo", "against_hi", "difference", "difference_lo", "difference_hi"]]
-    pooled: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    pooled: dict[tuple, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
     for where, per_model in sorted(by.items()):
         base = per_model.get(first, {})
         for m in models[1:]:
@@ -53,9 +55,9 @@ def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed
             a = [per_model[m][s] for s in seeds]
             b = [base[s] for s in seeds]
             d = [(x[0] - y[0], x[1] - y[1]) for x, y in zip(a, b, strict=True)]
-            sa, sb, sd = hierarchical([a], seed), hierarchical([b], seed), hierarchical([d], seed)
+            sa, sb, sd = (combine({where[3]: u}, seed=seed).to_json() for u in (a, b, d))
             for key, u in (("a", a), ("b", b), ("d", d)):
-                pooled[(where[0], where[4], m)][key].append(u)
+                pooled[(where[0], where[4], m)][key][where[3]] = u
             label = where[0]
             t.rows.append([Cell(label), Cell(f"{'+'.join(where[2])} -> {where[3]}"), Cell(m), Cell(str(len(seeds))),
                            ci_cell(sa, sign=False), ci_cell(sb, sign=False), ci_cell(sd)])
@@ -64,7 +66,7 @@ def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed
     for (setting, _, m), u in pooled.items():
         if len(u["d"]) < 2:
             continue
-        sa, sb, sd = (hierarchical(u[k], seed) for k in ("a", "b", "d"))
+        sa, sb, sd = (combine(u[k], seed=seed).to_json() for k in ("a", "b", "d"))
         t.rows.append([Cell(f"{setting} (pooled)"), Cell(f"{len(u['d'])} targets"), Cell(m), Cell(str(sd["seeds"])),
                        ci_cell(sa, sign=False), ci_cell(sb, sign=False), ci_cell(sd)])
         csv.append([setting, "pooled", f"{len(u['d'])} targets", m, first, sd["seeds"], *_vals(sa), *_vals(sb),
@@ -74,8 +76,8 @@ def model_contrasts(rows: list[dict], blobs: dict[str, bytes], n_boot: int, seed
     return Section("Model against model", key="models", blocks=[
         Para(f"Clean F1 x 100 of each model beside `{first}` (the first model of the selection), trained alike (same "
              "setting, sources, target and training seeds) and scored on the same test sentences; the difference is "
-             "paired, with a 95% interval from a bootstrap over test sentences x training seeds (x targets for the "
-             "pooled rows). Positive: the model scores higher than the first."), t]), csv
+             "paired, with a 95% t interval over training seeds that carries the sentence-sampling variance (random "
+             "effects over targets for the pooled rows, Hartung-Knapp). Positive: the model scores higher than the first."), t]), csv
 
 
 def _vals(st: dict) -> list:

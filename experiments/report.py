@@ -6,21 +6,18 @@ bars; and ``cells.csv``, one row per cell (:mod:`.results`)."""
 
 from __future__ import annotations
 
-import numbers
 import time
 from pathlib import Path
-
-import numpy as np
 
 from xner.errors import XnerError
 from xner.io import dumps, write_json
 from xner.provenance import provenance
-from xner.robustness.statistics import correlation
 
-from .analysis import Analysis, Cond
+from .analysis import FLOOR_F1, Analysis, Cond
 from .models import model_contrasts
 from .plots import plots
 from .report_html import write_html
+from .report_sections import clean_tables, correlations, made
 from .reportdoc import (
     Cell,
     Code,
@@ -35,33 +32,21 @@ from .reportdoc import (
     to_markdown,
 )
 from .reportdoc import ci_cell as _cic
+from .reportdoc import int_cell as _int
 from .reportdoc import num as _num
+from .reportdoc import num_cell as _n
 from .reportdoc import val as _val
-from .results import OVERLAP, flat_rows, reference, reference_f1, write_table
+from .reportdoc import write_csv as _write_csv
+from .reportdoc import write_dicts as _write_dicts
+from .results import flat_rows, reference, reference_f1, write_table
 from .store import Store
+from .tables import BASELINES, compute, flat_conditions, flat_contrasts
 
 __all__ = ["BASELINES", "build", "reference", "select_rows"]
 
-#: contrasts: (key, column title); the pair student (else a 1-source student) and zero-shot (see Analysis.baseline)
-BASELINES = (("student1", "vs pair student"), ("zero-shot", "vs zero-shot"))
 MARK = ".xner-report"
 QUESTION = ("Does a teacher-student NER model distilled from more, or more diverse, source languages keep more F1 "
             "under perturbation on a low-resource target?")
-
-
-def _n(v, scale=100.0, nd=1, sign=False, ref=False) -> Cell:
-    """A number as a cell, sorting by its value; ``ref``: the reference study's (only when there is one)."""
-    return Cell(_num(v, scale, nd, sign), sort=_val(v), ref=ref and _val(v) is not None)
-
-
-def _int(v) -> Cell:
-    """A count (or another plain value) as a cell, sorting by it where it is a number."""
-    return Cell(str(v), sort=_val(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else None)
-
-
-def _mean(vals) -> float | None:
-    vals = [v for v in vals if v is not None]
-    return float(np.mean(vals)) if vals else None
 
 
 def _prepare_out(out: Path, overwrite: bool, store: Path | None = None) -> None:
@@ -95,27 +80,35 @@ def select_rows(store_path: str | Path, run: str | int | None = "latest") -> lis
         return _select(st, run)[1]
 
 
-#: replicates when the sweep recorded none (bootstrap = 0)
-DEFAULT_REPLICATES = 1000
+#: the fewest bootstrap replicates a report uses (the 2.5% endpoint of 2,000 is the 50th order statistic)
+DEFAULT_REPLICATES = 2000
 
 
 def replicates(rows: list[dict], bootstrap: int | None = None) -> int:
     """Bootstrap replicates of a report or table: ``bootstrap`` when given, else the sweep's own (the
-    largest its cells record), else :data:`DEFAULT_REPLICATES`."""
+    largest its cells record) but at least :data:`DEFAULT_REPLICATES`."""
     if bootstrap is not None:
         if bootstrap < 1:
             raise XnerError(f"--bootstrap is a number of replicates (at least 1), got {bootstrap}")
         return int(bootstrap)
     sweep = max([int((r["params"].get("identity") or {}).get("bootstrap") or 0) for r in rows] + [0])
-    return sweep or DEFAULT_REPLICATES
+    return max(sweep, DEFAULT_REPLICATES)
 
 
-def table_rows(store_path: str | Path, run: str | int | None = "latest", bootstrap: int | None = None) -> list[dict]:
-    """The flat table of ``xner results``: the cells of ``run`` with the report's intervals (one engine)."""
+def table_rows(store_path: str | Path, run: str | int | None = "latest", bootstrap: int | None = None,
+               table: str = "cells", interval: str = "t", floor_f1: float = FLOOR_F1) -> list[dict]:
+    """The flat tables of ``xner results``: ``cells`` (the cells of ``run`` with the report's
+    intervals), ``perturbations`` or ``contrasts``, computed as the report computes them (one engine)."""
     with Store(store_path) as st:
-        rows = _select(st, run)[1]
+        rid, rows = _select(st, run)
         blobs = st.counts([r["key"] for r in rows])
-    return flat_rows(rows, Analysis(rows, blobs, replicates(rows, bootstrap)).cell_intervals())
+        runs = st.runs()
+    an = Analysis(rows, blobs, replicates(rows, bootstrap), interval=interval, floor_f1=floor_f1)
+    if table == "cells":
+        return flat_rows(rows, an.cell_intervals())
+    chosen = next((r for r in runs if r["id"] == rid), None) or (runs[-1] if runs else None)
+    t = compute(an, (chosen or {}).get("config") or {})
+    return flat_conditions(t) if table == "perturbations" else flat_contrasts(t)
 
 
 def _where(c: Cond) -> str:
@@ -131,41 +124,112 @@ def _edit(e: dict) -> str:
 
 
 
-def _research_question(an: Analysis, vary: set) -> tuple[Section, Table, list[dict]]:
-    t = Table(["perturbation", "rate", "model", "setting", "sources", "targets", "seeds", "cells", "ΔF1 [95% CI]",
-               *(f"{t} [95% CI]" for _, t in BASELINES)], "llllrrrrr" + "r" * len(BASELINES))
+def _q(e: dict | None) -> str:
+    """' (q 0.03)' / ' (p_Holm 0.01)': the multiplicity-adjusted p-value of a test, if any."""
+    if not e:
+        return ""
+    if e.get("p_holm") is not None:
+        return f" p_Holm {e['p_holm']:.3f}"
+    return f" q {e['q']:.2f}" if e.get("q") is not None else ""
+
+
+def _qcell(e: dict | None) -> Cell:
+    cell = _cic(e)
+    from dataclasses import replace
+
+    return replace(cell, ci=((cell.ci or "") + _q(e)).strip() or None) if e and e.get("value") is not None else cell
+
+
+def _het(d: dict) -> str:
+    ex = d.get("extra") or {}
+    if "i2" not in ex:
+        return "—"
+    sg = ex.get("signs") or {}
+    return f"I² {100 * ex['i2']:.0f}% · +{sg.get('positive', 0)}/−{sg.get('negative', 0)}"
+
+
+def _research_question(an: Analysis, vary: set, tables: dict) -> tuple[Section, Table, list[dict]]:
+    t = Table(["perturbation", "rate", "model", "setting", "sources", "targets", "seeds", "cells", "clean F1",
+               "ΔF1 [95% CI]", "relative drop [95% CI]", "I² · signs", "floor",
+               *(f"{t} [95% CI]" for _, t in BASELINES)], "llllrrrrrrrll" + "r" * len(BASELINES))
     sec = Section("Research question", key="question", blocks=[
         Para(f"*{QUESTION}*"),
-        Para("ΔF1 x 100 = F1(perturbed) - F1(clean), mean over targets and training seeds, with a 95% interval from a "
-             "bootstrap over test sentences x training seeds x targets. The contrasts are the paired difference in ΔF1 "
-             "from the baseline setting (the pair student: the study's paired language as the only source, one "
-             "teacher on its whole material, else a 1-source student; zero-shot) of the same target and training seed on "
-             "identical test sets, resampled the same way: **positive = keeps more F1 than the baseline**. "
-             "`cells` = perturbed cells behind the number (targets x training seeds x perturbation seeds). "
-             "Each perturbation and rate is its own block; nothing is averaged across them. The study's P1/P2 "
-             "(`entity_swap_shared`, `context_swap`, `entity_and_context`) edit only what the test set shares with each "
-             "model's training material, so their perturbed test sets differ between settings: read their contrasts "
-             "beside the achieved edit rates of the per-perturbation tables."), t])
+        Para("Clean F1 x 100 beside every drop: a model near F1 0 cannot lose much, so read ΔF1 with it. ΔF1 x 100 = "
+             "F1(perturbed) - F1(clean), mean over targets and training seeds; relative drop = ΔF1 / clean F1 (x 100, "
+             "per training seed and replicate). Intervals (95%): each target's value over its training seeds is a t "
+             "interval that carries the test-sentence variance the seeds share; targets are pooled by random effects "
+             "(DerSimonian-Laird τ², Hartung-Knapp t with targets - 1 degrees of freedom): it generalises to targets "
+             "like these. `I² · signs`: the share of variation between targets beyond chance, and how many targets "
+             "lose (−) or gain (+). The contrasts are the paired difference in ΔF1 from the baseline setting (the pair "
+             "student: the study's paired language as the only source, one teacher on its whole material, else a "
+             "1-source student; zero-shot) of the same target and training seed on identical test sets: **positive = "
+             "keeps more F1 than the baseline**, with its Benjamini-Hochberg q-value over every secondary test of this "
+             f"report. `floor`: a target whose clean F1 is below {100 * an.floor_f1:.0f} or whose perturbation edited "
+             "almost nothing; such rows carry no verdict. Each perturbation and rate is its own block; nothing is "
+             "averaged across them. The study's P1/P2 (`entity_swap_shared`, `context_swap`, `entity_and_context`) edit "
+             "only what the test set shares with each model's training material, so their perturbed test sets differ "
+             "between settings: read their contrasts beside the achieved edit rates of the per-perturbation tables."),
+        t])
     points = []
-    for pr in an.prs:
-        for s in an.settings():
-            d = an.pooled(s, pr)
-            if not d["targets"]:
-                continue
-            contrasts = {w: an.pooled(s, pr, w) for w, _ in BASELINES}
-            label = s[1] + (f" [{s[2]}]" if (s[0], s[1]) in vary else "")
-            cols = [Cell("baseline") if c["baseline"] is None and _is_baseline(an, s, w)
-                    else _pooled_cell(c, d) if c["targets"] else Cell("—") for w, c in contrasts.items()]
-            t.rows.append([Cell(pr[0]), Cell(pr[1]), Cell(s[0]), Cell(label), Cell("/".join(map(str, d["n_sources"]))),
-                           _int(d["targets"]), _int(d["seeds"]), _int(d["cells"]), _cic(d), *cols])
-            points.append({"pr": pr, "setting": s, "delta": d, **contrasts})
+    for row in tables["pooled"]:
+        pr, s, d = row["pr"], row["setting"], row["delta"]
+        contrasts = {w: row[w] for w, _ in BASELINES}
+        label = s[1] + (f" [{s[2]}]" if (s[0], s[1]) in vary else "")
+        cols = [Cell("baseline") if c["baseline"] is None and _is_baseline(an, s, w)
+                else _pooled_cell(c, d) if c["targets"] else Cell("—") for w, c in contrasts.items()]
+        floor = "; ".join(f"{k}: {v}" for k, v in sorted(d["floor"].items()))
+        t.rows.append([Cell(pr[0]), Cell(pr[1]), Cell(s[0]), Cell(label), Cell("/".join(map(str, d["n_sources"]))),
+                       _int(d["targets"]), _int(d["seeds"]), _int(d["cells"]), _n(row["clean_f1"]), _cic(d),
+                       _cic(row["relative"]), Cell(_het(d)), Cell(floor or ""), *cols])
+        points.append({"pr": pr, "setting": s, "delta": d, **contrasts})
     return sec, t, points
+
+
+def _declared(tables: dict) -> Section | None:
+    rows = tables["declared"]
+    if not rows:
+        return None
+    t = Table(["contrast (a − b)", "model", "endpoint / perturbation", "measure", "targets", "seeds",
+               "a − b [95% CI]", "p", "adjusted p", "MDE", "τ² · I² · signs", "floor", "verdict"],
+              "llllrrrrrrlll")
+    per = Table(["contrast (a − b)", "model", "target", "a − b [95% CI]", "per seed", "p", "floor"], "lllrlrl")
+    for r in rows:
+        e = r["estimate"]
+        ex = e.get("extra") or {}
+        het = "—" if "tau2" not in ex else f"{1e4 * ex['tau2']:.2f} · {100 * ex['i2']:.0f}% · " \
+            f"+{ex['signs']['positive']}/−{ex['signs']['negative']}"
+        adj = e.get("p_holm") if e.get("p_holm") is not None else e.get("q")
+        name = f"{r['a']} − {r['b']}" + (" (primary)" if r["primary"] else "")
+        t.rows.append([Cell(name), Cell(r["model"]), Cell(r["where"]), Cell(r["measure"]), _int(len(r["targets"])),
+                       _int(e.get("seeds")), _cic(e), _n(e.get("p"), 1.0, 3),
+                       Cell(("Holm " if e.get("p_holm") is not None else "q ") + _num(adj, 1.0, 3), sort=_val(adj))
+                       if adj is not None else Cell("—"),
+                       _n(e.get("mde")), Cell(het), Cell("; ".join(f"{k}: {v}" for k, v in sorted(r["floor"].items()))),
+                       Cell(r["verdict"] or "")])
+        if r["where"] == "endpoint" or not any(x["where"] == "endpoint" for x in rows):
+            for target, pe in sorted(r["per_target"].items()):
+                per.rows.append([Cell(f"{r['a']} − {r['b']}"), Cell(r["model"]), Cell(target), _cic(pe),
+                                 Cell(", ".join(_num(v, sign=True) for v in pe.get("per_seed") or [])),
+                                 _n(pe.get("p"), 1.0, 3), Cell(r["floor"].get(target, ""))])
+    primary = sum(r["primary"] for r in rows)
+    return Section("Declared contrasts", key="declared", blocks=[
+        Para("The contrasts the config declared before the run (`[[contrasts]]`), each computed directly: per target "
+             "and training seed, the paired difference of the two conditions on the same test sentences, replicate by "
+             "replicate; positive = `a` keeps more F1. At the endpoint the value is the mean over the endpoint's "
+             "perturbations at its rate (of ΔF1, or of the relative drop ΔF1 / clean F1, the clean-F1-adjusted "
+             "measure). Pooled over targets by random effects (Hartung-Knapp), x 100. **Decision rule**: a primary "
+             f"contrast ({primary} in the family) is supported when its Holm-adjusted p is below 0.05; every other test "
+             "(secondary contrasts, each perturbation and rate, the baseline contrasts of the tables) is a discovery "
+             "when its Benjamini-Hochberg q is below 0.05 (false discoveries ≤ 5%). A row at the floor carries no "
+             "verdict. Otherwise: no evidence either way, and `MDE` says how large a true effect the run would have "
+             "detected with 80% power (α Bonferroni-adjusted within the family)."),
+        t, Para("Per target (endpoint; seeds are the training seeds' paired values):"), per])
 
 
 def _pooled_cell(c: dict, d: dict) -> Cell:
     """A pooled contrast, saying so when it pooled fewer targets than the row's ΔF1 (and which are left
     out, why) or against more than one baseline setting."""
-    cell = _cic(c)
+    cell = _qcell(c)
     notes = []
     if c["targets"] != d["targets"]:
         why = "; ".join(f"{t}: {r}" for t, r in sorted((c.get("left_out") or {}).items()))
@@ -190,7 +254,7 @@ def _could_be(c: Cond, which: str) -> bool:
 
 
 def build(store_path: str | Path, out: str | Path, run: str | int | None = "latest", bootstrap: int | None = None,
-          overwrite: bool = False) -> dict:
+          overwrite: bool = False, interval: str = "t", floor_f1: float = FLOOR_F1) -> dict:
     """Write ``report.md``, ``report.html`` (the same report as one self-contained page), ``cells.csv``
     and the other tables, plots and ``correlations.json`` into ``out`` from the cells of one run of a
     sweep's store (default: the latest; ``run="all"``: every cell, cells of different configurations
@@ -209,68 +273,71 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
         raise XnerError(f"{store_path}: no finished cells to report")
     _prepare_out(out, overwrite, Path(store_path))
     n_boot = replicates(rows, bootstrap)
-    an = Analysis(rows, blobs, n_boot)
+    an = Analysis(rows, blobs, n_boot, interval=interval, floor_f1=floor_f1)
     flat = flat_rows(rows, an.cell_intervals())  # one engine: the same intervals as the report's tables
     write_table(flat, out / "cells.csv", "csv", overwrite=True)
+    chosen = next((r for r in runs if r["id"] == rid), None) or (runs[-1] if runs else None)
+    tables = compute(an, (chosen or {}).get("config") or {})
     variants = {}
     for c in an.conds:
         variants.setdefault((c.model, c.label), set()).add(c.variant)
     vary = {k for k, v in variants.items() if len(v) > 1}
 
-    chosen = next((r for r in runs if r["id"] == rid), None)
-    what = f"run {rid} (config `{chosen['config'].get('name', '')}`)" if chosen else "every run"
+    what = f"run {rid} (config `{chosen['config'].get('name', '')}`)" if chosen and rid is not None else "every run"
     doc = Document("xner robustness report", [
         Para(f"Store: `{store_path}`; {what}: {len(rows)} cells ({sum(1 for f in flat if f['perturbation'] == 'clean')} "
-             f"models), {len({f['train_seed'] for f in flat})} training seed(s), {n_boot} bootstrap replicates. "
-             f"`cells.csv` has one row per cell.")])
+             f"models), {len({f['train_seed'] for f in flat})} training seed(s), {n_boot} bootstrap replicates of "
+             f"the test sentences; intervals: {'t over training seeds, random effects over targets' if interval == 't' else 'hierarchical percentile bootstrap'}. "
+             "`cells.csv` has one row per cell, `perturbations.csv` one per condition, perturbation and rate, "
+             "`contrasts.csv` the declared contrasts.")])
     if vary:
         doc.intro.append(Para("Several configurations of one setting are in this selection; they are kept apart as "
                               "variants (`[hash]` after the setting; see `cells.csv`, column `variant`)."))
-    rq, rq_table, points = _research_question(an, vary)
+    rq, rq_table, points = _research_question(an, vary, tables)
     pngs = plots(an, points, out)
     rq.blocks += [Image("research question", pngs[0].name),
                   Para("Error bars: 95% intervals as in the table; `n=cells/seeds` beside each point.")]
     doc.sections.append(rq)
+    dec = _declared(tables)
+    if dec is not None:
+        doc.sections.append(dec)
     # -- per perturbation and rate
     ref = reference()
-    csv_pert = [["model", "setting", "variant", "sources", "target", "perturbation", "rate", "seeds", "cells", "clean_f1",
-                 "f1", "delta_f1", "delta_f1_lo", "delta_f1_hi", "edit_rate_requested", "edit_rate_achieved",
-                 "capped_cells", "reference_f1", *(f"{w}_{k}" for w, _ in BASELINES for k in ("value", "lo", "hi"))]]
     per = Section("ΔF1 per perturbation and rate", blocks=[
         Para("One table per perturbation and rate. F1 x 100, mean over training seeds (and perturbation seeds); ΔF1 "
-             "with its 95% interval over sentences x training seeds; edit rate requested → achieved (in the "
-             "perturbation's unit; `all` = every eligible unit, ⚠ where the eligible material capped the rate); `ref`: "
-             "the reference study's F1 (clean → perturbed) only where the cell is comparable; contrasts as above, "
-             "per target.")])
+             "with its 95% t interval over training seeds (carrying the shared sentence variance) and each training "
+             "seed's own value; relative drop = ΔF1 / clean F1; edit rate requested → achieved (in the perturbation's "
+             "unit; `all` = every eligible unit, ⚠ where the eligible material capped the rate); `ref`: the reference "
+             "study's F1 (clean → perturbed) only where the cell is comparable; contrasts as above, per target, with "
+             "their BH q-values.")])
+    by_pr: dict = {}
+    for row in tables["conditions"]:
+        by_pr.setdefault(row["pr"], []).append(row)
     for pr in an.prs:
-        t = Table(["model", "setting", "train -> test", "seeds", "clean F1", "F1", "ΔF1 [95% CI]", "edit rate", "ref",
-                   *(t for _, t in BASELINES)], "lllrrrrlr" + "r" * len(BASELINES), ref_columns=(8,))
-        for c in an.conds:
-            if pr not in c.pert:
-                continue
-            d, e = an.stat(c, pr), an.edit(c, pr)
+        t = Table(["model", "setting", "train -> test", "seeds", "clean F1", "F1", "ΔF1 [95% CI]", "per seed",
+                   "relative drop", "floor", "edit rate", "ref", *(t for _, t in BASELINES)],
+                  "lllrrrrlrllr" + "r" * len(BASELINES), ref_columns=(11,))
+        for row in by_pr.get(pr, []):
+            c, d, e = row["cond"], row["delta"], row["edit"]
             first = next(iter(next(iter(c.pert[pr].values()))))
             rp, rc = reference_f1(first["params"], ref), reference_f1(next(iter(c.clean.values()))["params"], ref)
-            cons = {w: an.contrast(c, w, pr) for w, _ in BASELINES}
-            clean_f1, f1 = _mean(r["f1"] for r in c.clean.values()), an.mean_field(c, pr, lambda r: r["f1"])
             label = c.label + (f" [{c.variant}]" if (c.model, c.label) in vary else "")
             refs = Cell("—") if rp is None else Cell(f"{_num(rc, 1.0)} → {_num(rp, 1.0)}", sort=_val(rp), ref=True)
-            t.rows.append([Cell(c.model), Cell(label), Cell(_where(c)), _int(d["seeds"]), _n(clean_f1), _n(f1), _cic(d),
-                           Cell(_edit(e), sort=_val(e["achieved"])), refs,
-                           *(Cell("baseline") if v is None and _could_be(c, w) else _cic(v) for w, v in cons.items())])
-            csv_pert.append([c.model, c.label, c.variant, "+".join(c.sources), c.target, pr[0], pr[1], d["seeds"],
-                             d["cells"], clean_f1, f1, d["value"], d["lo"], d["hi"], e["requested"], e["achieved"],
-                             e["capped"], rp, *(v.get(k) if v else None for v in cons.values()
-                                                for k in ("value", "lo", "hi"))])
+            t.rows.append([Cell(c.model), Cell(label), Cell(_where(c)), _int(d["seeds"]), _n(row["clean"]["value"]),
+                           _n(row["f1"]), _cic(d), Cell(", ".join(_num(v, sign=True) for v in d.get("per_seed") or [])),
+                           _cic(d.get("relative")), Cell(d.get("floor") or ""), Cell(_edit(e), sort=_val(e["achieved"])),
+                           refs, *(Cell("baseline") if v is None and _could_be(c, w) else _qcell(v)
+                                   for w, v in row["contrasts"].items())])
         per.blocks.append(Section(f"{pr[0]}, rate {pr[1]}", 3, [t]))
     doc.sections.append(per)
-    _write_csv(out / "perturbations.csv", csv_pert)
-    doc.sections += _clean_tables(an, ref, out, vary)
+    _write_dicts(out / "perturbations.csv", flat_conditions(tables))
+    _write_dicts(out / "contrasts.csv", flat_contrasts(tables))
+    doc.sections += clean_tables(an, ref, out, vary)
     msec, mcsv = model_contrasts(rows, blobs, n_boot, order=list((chosen or {}).get("config", {}).get("models") or []))
     if msec is not None:  # several models trained alike: each against the first (models.csv)
         doc.sections.append(msec)
         _write_csv(out / "models.csv", mcsv)
-    corr, sec = _correlations(an)
+    corr, sec = correlations(an)
     doc.sections += [sec, Section("Plots", blocks=[Images(tuple(Image(p.stem, p.name) for p in pngs[1:]))])]
     t = Table(["run", "config", "started", "cells planned", "reported"], "rllrl")
     for r in runs:
@@ -281,101 +348,9 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
                      Section("How this was made", key="made", blocks=[
                          HtmlOnly(Para("**Versions, machine and command** of this report:")),
                          Code("json", dumps(provenance(store=str(store_path), run=rid), indent=2)),
-                         *_made(chosen, rows)])]
+                         *made(chosen, rows)])]
     (out / "report.md").write_text(to_markdown(doc), encoding="utf-8")
     html = write_html(doc, out)
     write_json(out / "correlations.json", corr)
     return {"report": str(out / "report.md"), "html": str(html), "plots": [str(p) for p in pngs], "cells": len(rows),
             "run": rid, "main_table": "\n".join(table_markdown(rq_table)), "cells_csv": str(out / "cells.csv")}
-
-
-def _made(chosen: dict | None, rows: list[dict]) -> list[HtmlOnly]:
-    """The page's extra account of the run: its config and sweep provenance as the store keeps them,
-    and the data each target was tested on."""
-    out = []
-    if chosen:
-        out += [HtmlOnly(Para(f"**Config** of run {chosen['id']}, as the store keeps it:")),
-                HtmlOnly(Code("json", dumps(chosen["config"], indent=2))),
-                HtmlOnly(Para("**Provenance** of the sweep (when the run started):")),
-                HtmlOnly(Code("json", dumps(chosen.get("provenance") or {}, indent=2)))]
-    t = Table(["target", "data source", "split", "split seed", "train cap", "test cap", "test sentences",
-               "test set (content hash)"], "llllrrrl")
-    seen = set()
-    for r in rows:
-        p = r["params"]
-        data = (p.get("identity") or {}).get("data") or {}
-        split = data.get("split") or {}
-        row = (p["target"], str(data.get("source") or "—"), str(split.get("scheme") or "—"),
-               str(split.get("seed", "—")), split.get("train_max_sentences") or "none",
-               split.get("test_max_sentences") or "none", r.get("test_sentences") or "—", str(data.get("test") or "—"))
-        if p["perturbation"] == "clean" and row not in seen:
-            seen.add(row)
-            t.rows.append([Cell(row[0]), Cell(row[1]), Cell(row[2]), Cell(row[3]), _int(row[4]), _int(row[5]),
-                           _int(row[6]), Cell(row[7][:16])])
-    t.rows.sort(key=lambda cs: [c.text for c in cs])
-    return out + [HtmlOnly(Para("**Data**: each target's test set (clean cells of this selection):")), HtmlOnly(t)]
-
-
-def _clean_tables(an: Analysis, ref: dict, out: Path, vary: set) -> list[Section]:
-    t = Table(["model", "setting", "train -> test", "seeds", "F1 [95% CI]", "ref", "entity-token overlap",
-               "shared chunks", "seen chunks", "O-word overlap", "training sentences"], "lllrrrrrrrr", ref_columns=(5,))
-    sec = Section("Clean F1 and overlap", blocks=[
-        Para("F1 x 100, mean over training seeds with its 95% interval over sentences x seeds; `ref` as above; overlap "
-             "of the test set with the material the model was trained on (for a student: its teachers' training "
-             "data)."), t])
-    rows = [["model", "setting", "variant", "sources", "target", "seeds", "f1", "f1_lo", "f1_hi", "reference", *OVERLAP]]
-    for c in an.conds:
-        st = an.stat(c, None)
-        r0 = next(iter(c.clean.values()))
-        ov = r0.get("overlap", {})
-        rc = reference_f1(r0["params"], ref)
-        label = c.label + (f" [{c.variant}]" if (c.model, c.label) in vary else "")
-        t.rows.append([Cell(c.model), Cell(label), Cell(_where(c)), _int(st["seeds"]), _cic(st, sign=False),
-                       _n(rc, 1.0, ref=True), _n(ov.get("entity_token_overlap"), 1.0, 3),
-                       _int(ov.get("shared_chunks_unique", "—")), _n(ov.get("seen_chunk_share"), 1.0, 3),
-                       _n(ov.get("o_word_overlap"), 1.0, 3), _int(r0.get("material_sentences", "—"))])
-        rows.append([c.model, c.label, c.variant, "+".join(c.sources), c.target, st["seeds"], st["value"], st["lo"],
-                     st["hi"], rc, *[ov.get(k) for k in OVERLAP]])
-    _write_csv(out / "clean.csv", rows)
-    pt = Table(["model", "setting", "train -> test", "PER", "ORG", "LOC"], "lllrrr")
-    for c in an.conds:
-        pt.rows.append([Cell(c.model), Cell(c.label), Cell(_where(c)),
-                        *(_n(_mean((r.get("per_type") or {}).get(t) for r in c.clean.values()))
-                          for t in ("PER", "ORG", "LOC"))])
-    return [sec, Section("Per-type F1 (clean, mean over training seeds)", blocks=[pt])]
-
-
-def _correlations(an: Analysis) -> tuple[dict, Section]:
-    """Overlap vs clean F1 and vs ΔF1 of each perturbation and rate, one point per report row."""
-    corr = {}
-    t = Table(["overlap measure", "vs", "n", "Pearson", "95% CI", "Spearman", "95% CI"], "llrrrrr")
-    sec = Section("Overlap-F1 correlations", blocks=[
-        Para("Pearson and Spearman with 95% bootstrap intervals; one point per model, setting and target (means over "
-             "training seeds); ΔF1 per perturbation and rate. The study's overlap measures come first "
-             "(`entity_token_tag_overlap`, `shared_chunk_share_unique`, `context_overlap`), xner's word-only, "
-             "mention-based ones after them."), t])
-    targets = [(None, "F1 (clean)")] + [(pr, f"ΔF1 {pr[0]} @ {pr[1]}") for pr in an.prs]
-    for meas in OVERLAP:
-        for pr, what in targets:
-            pts = [(next(iter(c.clean.values())).get("overlap", {}).get(meas), an.stat(c, pr)["value"])
-                   for c in an.conds if pr is None or pr in c.pert]
-            x = np.array([p[0] if p[0] is not None else np.nan for p in pts], dtype=float)
-            y = np.array([p[1] if p[1] is not None else np.nan for p in pts], dtype=float)
-            ok = np.isfinite(x) & np.isfinite(y)
-            cr = correlation(x[ok], y[ok])
-            corr[f"{meas}~{what}"] = cr
-
-            def ci(k, cr=cr) -> Cell:
-                v = cr.get(k)
-                return Cell("", f"[{v[0]:+.2f}, {v[1]:+.2f}]") if v else Cell("—")
-
-            t.rows.append([Cell(meas), Cell(what), _int(cr["n"]), _n(cr["pearson"], 1.0, 2, True), ci("pearson_ci"),
-                           _n(cr["spearman"], 1.0, 2, True), ci("spearman_ci")])
-    return corr, sec
-
-
-def _write_csv(path: Path, rows: list[list]) -> None:
-    import csv
-
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)

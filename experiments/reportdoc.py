@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Block", "Cell", "Code", "Document", "HtmlOnly", "Image", "Images", "Para", "Section", "Table",
-           "ci_cell", "num", "table_markdown", "to_markdown", "val"]
+           "ci_cell", "int_cell", "mean_of", "num", "num_cell", "table_markdown", "to_markdown", "val", "write_csv",
+           "write_dicts"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,36 @@ def num(v, scale=100.0, nd=1, sign=False) -> str:
 
 def val(v) -> float | None:
     return None if v is None or not np.isfinite(v) else float(v)
+
+
+def num_cell(v, scale=100.0, nd=1, sign=False, ref=False) -> Cell:
+    """A number as a cell, sorting by its value; ``ref``: the reference study's (only when there is one)."""
+    return Cell(num(v, scale, nd, sign), sort=val(v), ref=ref and val(v) is not None)
+
+
+def int_cell(v) -> Cell:
+    """A count (or another plain value) as a cell, sorting by it where it is a number."""
+    import numbers
+
+    return Cell(str(v), sort=val(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else None)
+
+
+def mean_of(vals) -> float | None:
+    vals = [v for v in vals if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def write_csv(path, rows: list[list]) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+
+
+def write_dicts(path, rows: list[dict]) -> None:
+    """Records as CSV, the columns in order of first appearance."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    write_csv(path, [cols] + [[r.get(k) for k in cols] for r in rows])
 
 
 def ci_cell(st: dict | None, sign=True) -> Cell:

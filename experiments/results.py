@@ -127,18 +127,20 @@ def flat_rows(rows: list[dict], intervals: dict | None = None) -> list[dict]:
     return out
 
 
-def _csv_text(flat: list[dict]) -> str:
+def _csv_text(flat: list[dict], columns: tuple | list = COLUMNS) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     w.writerows(flat)
     return buf.getvalue()
 
 
 def write_table(flat: list[dict], out: str | Path | None, fmt: str = "csv", overwrite: bool = False,
-                inputs: tuple | list = ()) -> None:
+                inputs: tuple | list = (), columns: tuple | list | None = None) -> None:
     """Write the flat table as csv, json (an array of records) or parquet to ``out``, or to stdout when
-    ``out`` is None (not parquet).  An existing ``out`` is refused unless ``overwrite``."""
+    ``out`` is None (not parquet).  An existing ``out`` is refused unless ``overwrite``.  ``columns``:
+    the cells table's :data:`COLUMNS` by default; None for another table takes its records' keys."""
+    columns = list(columns) if columns is not None else list(COLUMNS)
     if fmt not in ("csv", "json", "parquet"):
         raise XnerError("--format must be csv, json or parquet")
     if out is not None:
@@ -153,13 +155,14 @@ def write_table(flat: list[dict], out: str | Path | None, fmt: str = "csv", over
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist([{c: f.get(c) for c in COLUMNS} for f in flat])
+        table = pa.Table.from_pylist([{c: f.get(c) for c in columns} for f in flat])
         tmp = Path(f"{out}.tmp")
         pq.write_table(table, tmp)
         os.replace(tmp, out)
         _record(out)
         return
-    text = _csv_text(flat) if fmt == "csv" else dumps([{c: f.get(c) for c in COLUMNS} for f in flat], indent=1) + "\n"
+    text = _csv_text(flat, columns) if fmt == "csv" else \
+        dumps([{c: f.get(c) for c in columns} for f in flat], indent=1) + "\n"
     if out is None:
         sys.stdout.write(text)
     else:

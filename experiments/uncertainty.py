@@ -9,9 +9,8 @@ F1 on resampled sentences without touching a model:
   sentence-resample weights; every cell scored on that test set is resampled with the same weights,
   so ΔF1 (perturbed - clean of one model) and contrasts (ΔF1 of one setting - ΔF1 of another, on the
   same sentences) are paired, as :func:`xner.metrics.paired_bootstrap` pairs one cell.
-* :func:`hierarchical` combines replicates: for each bootstrap replicate it draws targets (when
-  pooled) and training seeds with replacement and averages that replicate's values, giving a
-  percentile interval that covers sentence, training-seed and target variation together.
+* The inference layer (:mod:`.inference`) turns a condition's per-seed values and their
+  replicates into intervals, p-values and pooled estimates.
 
 Micro F1 from totals is seqeval's arithmetic: ``2 tp / (predicted + gold)``, 0 when both are 0.
 """
@@ -23,7 +22,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["Resampler", "hierarchical", "micro_f1", "pack_counts", "unpack_counts"]
+__all__ = ["Resampler", "micro_f1", "pack_counts", "unpack_counts"]
 
 
 def pack_counts(counts: np.ndarray) -> bytes:
@@ -51,7 +50,7 @@ def micro_f1(totals: np.ndarray) -> np.ndarray:
 class Resampler:
     """Bootstrap replicates of F1 over sentences, with one set of weights per test set."""
 
-    def __init__(self, n: int = 1000, seed: int = 0, keep: int = 4):
+    def __init__(self, n: int = 2000, seed: int = 0, keep: int = 4):
         self.n = max(1, int(n))
         self.seed = int(seed)
         self.keep = keep
@@ -79,30 +78,3 @@ class Resampler:
         tot = counts.reshape(m, -1, 3).sum(axis=1).astype(np.float32)  # micro F1 needs totals over types
         reps = micro_f1(self.weights(test_id, m) @ tot)
         return float(micro_f1(tot.sum(axis=0))), reps
-
-
-def hierarchical(units: list[list[tuple[float, np.ndarray | None]]], seed: int = 0, alpha: float = 0.05) -> dict:
-    """Mean over targets (outer list) of the mean over training seeds (inner lists) of values, each
-    with its bootstrap replicates over sentences; the interval resamples targets (when more than one)
-    and seeds with replacement inside each replicate.  Without replicates, no interval."""
-    units = [u for u in units if u]
-    if not units:
-        return {"value": None, "lo": None, "hi": None, "targets": 0, "seeds": 0}
-    value = float(np.mean([np.mean([v for v, _ in u]) for u in units]))
-    out = {"value": value, "lo": None, "hi": None, "targets": len(units), "seeds": max(len(u) for u in units)}
-    if any(r is None for u in units for _, r in u):
-        return out
-    n = len(units[0][0][1])
-    rng = np.random.default_rng(seed)
-    rows = np.arange(n)[:, None]
-    per_target = []
-    for u in units:
-        reps = np.stack([r for _, r in u])  # [seeds, n]
-        draw = rng.integers(0, len(u), size=(n, len(u)))
-        per_target.append(reps[draw, rows].mean(axis=1))
-    pt = np.stack(per_target)  # [targets, n]
-    draw = rng.integers(0, len(units), size=(n, len(units)))
-    reps = pt[draw, rows].mean(axis=1)
-    out["lo"] = float(np.percentile(reps, 100 * alpha / 2))
-    out["hi"] = float(np.percentile(reps, 100 * (1 - alpha / 2)))
-    return out

@@ -21,7 +21,6 @@ from xner.experiments import (
     cell_key,
     cell_params,
     group_identity,
-    hierarchical,
     load_config,
     pack_counts,
     parse_seeds,
@@ -129,17 +128,26 @@ def test_counts_pack_and_resampled_f1_match_the_scorer():
     assert np.array_equal(again, rb)  # deterministic for a test set
 
 
-def test_hierarchical_intervals_grow_with_seed_spread():
+def test_intervals_grow_with_seed_spread():
+    from xner.experiments.inference import over_seeds, percentile, pool_targets
+
     rng = np.random.default_rng(0)
     reps = rng.normal(0, 0.01, size=1000)
-    one = hierarchical([[(0.0, reps)]])
-    assert one["lo"] < 0 < one["hi"] and one["seeds"] == 1 and one["targets"] == 1
-    spread = hierarchical([[(v, reps + v) for v in (-0.05, 0.0, 0.05)]])
-    assert spread["value"] == pytest.approx(0.0) and spread["seeds"] == 3
-    assert spread["hi"] - spread["lo"] > 2 * (one["hi"] - one["lo"])  # training seeds count
-    pooled = hierarchical([[(0.1, reps + 0.1)], [(0.3, reps + 0.3)]])
-    assert pooled["value"] == pytest.approx(0.2) and pooled["targets"] == 2 and pooled["lo"] < 0.2 < pooled["hi"]
-    assert hierarchical([[(0.1, None)]])["lo"] is None  # no counts, no interval
+    for method in ("t", "percentile"):
+        def est(units, method=method):
+            if method == "percentile":
+                return percentile(units).to_json()
+            return (over_seeds(units[0]) if len(units) == 1 else
+                    pool_targets({str(i): over_seeds(u) for i, u in enumerate(units)})).to_json()
+
+        one = est([[(0.0, reps)]])
+        assert one["lo"] < 0 < one["hi"] and one["seeds"] == 1 and one["targets"] == 1
+        spread = est([[(v, reps + v) for v in (-0.05, 0.0, 0.05)]])
+        assert spread["value"] == pytest.approx(0.0) and spread["seeds"] == 3
+        assert spread["hi"] - spread["lo"] > 2 * (one["hi"] - one["lo"])  # training seeds count
+        pooled = est([[(0.1, reps + 0.1)], [(0.3, reps + 0.3)]])
+        assert pooled["value"] == pytest.approx(0.2) and pooled["targets"] == 2 and pooled["lo"] < 0.2 < pooled["hi"]
+        assert est([[(0.1, None)]])["lo"] is None  # one seed, no counts: no interval
 
 
 def _fake_store(path, shift: dict) -> None:
@@ -272,7 +280,7 @@ def test_capped_rate_of_a_combination_follows_its_parts(data_dir):
 def test_one_engine_one_interval_and_the_sweeps_replicates(tmp_path):
     """cells.csv / `xner results` took a cell's ΔF1 interval from the evaluation-time bootstrap and
     report.md from the report's resampler: two intervals for one cell; and the report used
-    max(sweep's B, 200) where its help says the sweep's."""
+    max(sweep's B, 200) where its help said the sweep's (now: the sweep's, at least 2000, as it says)."""
     from xner.experiments.report import replicates, table_rows
 
     store = tmp_path / "s.sqlite"
@@ -281,13 +289,16 @@ def test_one_engine_one_interval_and_the_sweeps_replicates(tmp_path):
         st.db.execute("UPDATE cells SET row = json_set(row, '$.ci', json('{\"delta_f1\": [-0.9, 0.9]}'))")
         st.db.execute("UPDATE cells SET params = json_set(params, '$.identity.bootstrap', 50)")
         rows, blobs = st.rows(), st.counts()
-    assert replicates(rows) == 50 and replicates(rows, 400) == 400
+    assert replicates(rows) == 2000 and replicates(rows, 400) == 400
     an = Analysis(rows, blobs, replicates(rows))
     (cond,) = an.conds
     st = an.stat(cond, ("char_noise", "default"))
     (row,) = [f for f in table_rows(store) if f["perturbation"] != "clean"]
     assert (row["delta_f1_lo"], row["delta_f1_hi"]) == pytest.approx((st["lo"], st["hi"]))
-    assert row["delta_f1_lo"] != -0.9 and row["bootstrap"] == 50
+    assert row["delta_f1_lo"] != -0.9 and row["bootstrap"] == 2000
+    with Store(store) as st:
+        st.db.execute("UPDATE cells SET params = json_set(params, '$.identity.bootstrap', 3000)")
+        assert replicates(st.rows()) == 3000
 
 
 def test_pooled_contrast_says_which_targets_and_baselines_it_pooled(tmp_path):

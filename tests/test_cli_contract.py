@@ -95,6 +95,7 @@ def made(tmp_path_factory, data_dir, trained, onnx_dir, tiny_bert) -> dict:
 #: every result-producing command, run for real with --json (sweep, report, demo and bench below)
 JSON_RUNS = {
     "langs": "langs",
+    "env": "env --no-hub",
     "data stats": "data stats --data-dir {d} --lang fa",
     "data overlap": "data overlap --data-dir {d} --train-langs en --lang fa",
     "data convert": "data convert {d}/fa/test.tsv {t}/fa.jsonl",

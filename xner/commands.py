@@ -264,6 +264,27 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+def _env(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("env", help="versions, onnxruntime build and the provider that runs, CPU, CUDA, data, hub",
+                       description="What this installation runs on: xner and its stack, the onnxruntime build, its "
+                       "providers and the one a session really runs, threads, the CPU features int8 depends on "
+                       "(AVX2, AVX-512, VNNI, AMX), CUDA devices, the data folder found and whether the hub answers. "
+                       "The first thing to paste into a bug report.")
+    p.add_argument("--data-dir", default=None, help="a data folder to check beside $XNER_DATA_DIR and the usual places")
+    p.add_argument("--no-hub", dest="hub", action="store_false", help="do not try to reach the Hugging Face hub")
+    add_console(p)
+    p.set_defaults(func=run_env)
+
+
+def run_env(args: argparse.Namespace) -> int:
+    from .envinfo import collect, render
+
+    d = collect(args.data_dir, args.hub)
+    emit(args, d, None if args.json else render(d))
+    return 0
+
+
 def _register_stages() -> None:
     """Stage packages add their subcommands; a stage that is missing is simply not offered."""
     import importlib

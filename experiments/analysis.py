@@ -23,7 +23,7 @@ import numpy as np
 
 from xner.langs import PAIRS
 
-from .identity import clean_key, condition_key, variant
+from .identity import baseline_variant, clean_key, condition_key, variant
 from .inference import INTERVALS, combine
 from .plan import setting_label
 from .results import REF_COLUMNS, perturbation_label, rate_label
@@ -69,6 +69,7 @@ class Cond:
     variant: str
     title: str = ""  # the setting's label (config ``label``, or one with a budget or an ensemble), if any
     plain: bool = True  # False for a student with a labelled budget or several teachers of one language
+    base: str = ""  # what its baselines must share (identity.baseline_variant)
     clean: dict[int, dict] = field(default_factory=dict)  # training seed -> clean cell
     pert: dict[tuple[str, str], dict[int, list[dict]]] = field(default_factory=dict)  # (pert, rate) -> seed -> cells
 
@@ -110,7 +111,7 @@ class Analysis:
             c = conds.get(condition_key(p))
             if c is None:
                 c = conds[condition_key(p)] = Cond(*fields, plain=not p.get("budget")
-                                                   and int(p.get("teachers") or 1) == 1)
+                                                   and int(p.get("teachers") or 1) == 1, base=baseline_variant(p))
             seed = int(p.get("train_seed") or 0)
             if p["perturbation"] == "clean":
                 c.clean[seed] = r
@@ -241,8 +242,12 @@ class Analysis:
         """``student1``: the single-best-source student of c's model and target, fixed a priori as the
         student of the study's paired language alone (one teacher, its whole material; the ``pair``
         student); where there is none, the 1-source student (of c's source family when there is one,
-        e.g. related:1 for related:3); ``zero-shot``: its first zero-shot setting."""
-        same = [o for o in self.conds if o.model == c.model and o.target == c.target]
+        e.g. related:1 for related:3); ``zero-shot``: its first zero-shot setting.  Only conditions of
+        the same baseline variant (training, export, data and split settings) and test set qualify."""
+        tests = {self.test_id(r) for r in c.clean.values()}
+        # the same run's settings (same training, export, data and split: the baseline variant) on the same test set
+        same = [o for o in self.conds if o.model == c.model and o.target == c.target and o.base == c.base
+                and {self.test_id(r) for r in o.clean.values()} == tests]
         if which == "student1":
             pair = next((p.hrl for p in PAIRS if p.lrl == c.target), None)
             cands = [o for o in same if o.kind == "student" and len(o.sources) == 1 and o.plain]

@@ -365,7 +365,7 @@ class Artifacts:
         info = {"source": Path(model_dir).name, "gated_on": f"{target}/test ({len(ev)} sentences)"}
         try:
             export(model_dir, d, *args, ecfg.get("quantize"), bool(ecfg.get("fp16", False)), ev,
-                   bool(ecfg.get("force", False)), threads=1)
+                   bool(ecfg.get("force", False)), threads=1, calibration=self.material.model_text(model_dir))
         except ParityError as e:
             if not (ecfg.get("quantize") or ecfg.get("fp16")):
                 raise

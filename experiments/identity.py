@@ -34,7 +34,7 @@ from .artefacts import Artifacts
 from .plan import Group, material_langs, material_parts
 from .store import cell_key
 
-__all__ = ["IDENTITY_VERSION", "cell_params", "clean_key", "condition_key", "group_identity", "make_perturbation",
+__all__ = ["baseline_variant", "IDENTITY_VERSION", "cell_params", "clean_key", "condition_key", "group_identity", "make_perturbation",
            "model_id", "variant"]
 
 # what varies between the cells of one condition: the perturbation applied, and the training seed
@@ -43,7 +43,7 @@ CELL_FIELDS = ("perturbation", "perturbation_args", "perturbation_params", "rate
 REPLICATE_FIELDS = ("train_seed",)
 DERIVED_FIELDS = ("identity", "model_id", "substituted_for")  # held in identity (model_id follows the model spec)
 
-IDENTITY_VERSION = 2
+IDENTITY_VERSION = 3
 
 
 def make_perturbation(name: str, rate="default", args: dict | None = None):
@@ -70,8 +70,12 @@ def group_identity(arts: Artifacts, g: Group, bootstrap: int, incremental: bool 
         extra = {"budget": g.budget or None, "teachers": [
             {"lang": t.lang, "seed": t.seed, "sentences": t.sentences or len(mat.train(t.lang)),
              "sha256": mat.part_sha256(t.lang, t.sentences, t.seed)} for t in parts]}
+        # what the teachers saw (seeded parts: they change with the training seed) and, seed-independent,
+        # the material they were drawn from (what the condition key compares across training seeds)
+        extra["material_base"] = {lang: mat.sha256(lang, "train") for lang in dict.fromkeys(t.lang for t in parts)}
         material = {lang: corpus_sha256(mat.training_parts([t for t in parts if t.lang == lang]))
                     for lang in dict.fromkeys(t.lang for t in parts)}
+    base = extra.pop("material_base", None)
     return {
         "version": IDENTITY_VERSION,
         "model": arts.model_identity(g.model),
@@ -79,7 +83,7 @@ def group_identity(arts: Artifacts, g: Group, bootstrap: int, incremental: bool 
         "distill": arts.distill_hp() if student else None,
         "export": arts.cfg["export"],
         "data": {"source": mat.source_name, "split": mat.describe(),
-                 "material": material,
+                 "material": material, **({"material_base": base} if base else {}),
                  "distilled_on": mat.sha256(g.target, "train") if student else None,
                  "test": mat.sha256(g.target, "test")},
         "train_seed": g.train_seed,
@@ -134,10 +138,21 @@ def condition_key(params: dict, drop: tuple[str, ...] = ()) -> str:
     shown = {k: v for k, v in params.items()
              if k not in CELL_FIELDS + REPLICATE_FIELDS + DERIVED_FIELDS and k not in drop}
     data = dict(ident.get("data") or {})
-    within = {"material": data.get("material"), "distilled_on": data.get("distilled_on"), "test": data.get("test"),
-              "teachers": ident.get("teachers")}
+    # a budget or ensemble student's teachers train on seeded parts, drawn anew for each training seed: the
+    # condition holds what they were drawn from and each teacher's language and size, not the draw itself
+    teachers = [(t.get("lang"), t.get("sentences")) for t in ident.get("teachers") or []] or None
+    within = {"material": data.get("material_base") or data.get("material"), "distilled_on": data.get("distilled_on"),
+              "test": data.get("test"), "teachers": teachers}
     key = {"shown": shown, "variant": variant(params, drop_model="model" in drop), "data": within}
     return json.dumps(key, sort_keys=True, default=str)
+
+
+def baseline_variant(params: dict) -> str:
+    """What a setting and its baseline (the pair student, the zero-shot model of the report's
+    contrasts) must share: the :func:`variant` without what differs between settings by design (the
+    distillation settings, the teachers)."""
+    ident = {k: v for k, v in (params.get("identity") or {}).items() if k not in ("distill", "teachers", "budget")}
+    return variant({**params, "identity": ident})
 
 
 def variant(params: dict, drop_model: bool = False) -> str:

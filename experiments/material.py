@@ -11,6 +11,7 @@ them gets the driver's very sentences.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -21,8 +22,10 @@ __all__ = ["Material"]
 
 
 class Material:
-    def __init__(self, source, scheme: str = "standard", split_seed: int = 42, train_cap: int = 0, test_cap: int = 0):
+    def __init__(self, source, scheme: str = "standard", split_seed: int = 42, train_cap: int = 0, test_cap: int = 0,
+                 tested: tuple[str, ...] | list[str] = ()):
         self.source = source
+        self.tested = tuple(tested)  # the sweep's targets: their held-out text leaves every language's text
         self.scheme = scheme
         self.split_seed = int(split_seed)
         self.train_cap = int(train_cap or 0)
@@ -35,7 +38,7 @@ class Material:
     @classmethod
     def of(cls, source, cfg: dict) -> Material:
         return cls(source, cfg.get("split_scheme", "standard"), cfg.get("split_seed", 42),
-                   cfg.get("train_max_sentences", 0), cfg.get("test_max_sentences", 0))
+                   cfg.get("train_max_sentences", 0), cfg.get("test_max_sentences", 0), cfg.get("targets") or ())
 
     def describe(self) -> dict:
         """The split and caps (part of every cell's identity)."""
@@ -128,11 +131,15 @@ class Material:
         return self._held[key]
 
     def without_heldout(self, c: Corpus, lang: str) -> Corpus:
-        """``c`` without the sentences whose text is a held-out sentence of ``lang`` (by content: WikiANN
-        repeats sentences across splits); how many were dropped is in ``meta["heldout_dropped"]``."""
+        """``c`` without the sentences whose text is a held-out sentence of ``lang`` or of any language
+        the sweep tests on (by content: WikiANN repeats sentences across splits, and entity-only lines
+        such as "David Coulthard" across languages); how many were dropped is in ``meta["heldout_dropped"]``."""
         from xner.fingerprint import sentence_hashes
 
-        held = self.heldout(lang)
+        held = set(self.heldout(lang))
+        for t in self.tested:
+            if t != lang:
+                held |= self.heldout(t)
         keep = np.fromiter((h not in held for h in sentence_hashes(c)), dtype=bool, count=len(c))
         if keep.all():
             return c
@@ -172,3 +179,22 @@ class Material:
 
         name = str(self.source.name)
         return name if name.startswith("hub:") else os.path.abspath(name)
+
+    def model_text(self, model_dir: str | Path, n: int = 256) -> Corpus | None:
+        """Up to ``n`` sentences of the text a model of this sweep was trained on, from its run card:
+        a teacher's or native model's training languages, a student's (unlabelled) target text; static
+        int8 calibrates on it.  None when the card names none."""
+        import json
+
+        try:
+            card = json.loads((Path(model_dir) / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        langs = [t["lang"] for t in card.get("train") or []] if card.get("kind") == "train" else \
+            [card["target"]] if card.get("kind") == "distill" and card.get("target") else []
+        parts = [self.train(x) for x in langs if x]
+        if not parts:
+            return None
+        per = max(1, n // len(parts))
+        picked = [p.subset(np.arange(min(per, len(p)))) for p in parts]
+        return picked[0] if len(picked) == 1 else concat(picked)

@@ -49,14 +49,18 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
     if executor not in EXECUTORS:
         raise XnerError("--executor must be local or ray")
     src = open_source(data_dir or cfg.get("data_dir"), repair)
-    from xner.outputs import claim_file
+    from xner.outputs import claim_file, claim_tree
 
-    # a new store, or one xner made (its SQLite application id): never a user's file or database
-    claim_file(store_path, inputs=[getattr(src, "root", None)], flag="--store")
-    mat = Material.of(src, cfg)
+    data_root = getattr(src, "root", None)
+    # a new store, or one xner made (its SQLite application id): never a user's file or database, and
+    # neither it nor the artefacts inside the data folder (a folder there reads as a language)
+    claim_file(store_path, inputs=[data_root], flag="--store")
+    claim_tree(Path(store_path).parent, inputs=[data_root], flag="--store")
     store_path = Path(store_path)
-    models = resolve_models(cfg)
     root = artifacts or cfg.get("artifacts") or store_path.parent / f"{store_path.stem}-artifacts"
+    claim_tree(root, inputs=[data_root], flag="--artifacts")
+    mat = Material.of(src, cfg)
+    models = resolve_models(cfg)
     arts = Artifacts(Path(os.path.abspath(root)), cfg, models, mat)  # absolute: Ray workers run elsewhere
     mlm = resolve_mlm(cfg)  # context_mask's masked LM (None: the mask token)
     groups = [(g, cell_params(cells, group_identity(arts, g, cfg["bootstrap"], bool(cfg["incremental"])),

@@ -39,17 +39,21 @@ def _gpu_provider() -> str | None:
 def export(model_dir: str, out: str | Path, exporter: str = "auto", level: str | None = None,
            quantize: str | None = None, fp16: bool = False, eval_corpus: Corpus | None = None,
            force: bool = False, opset: int = 18, threads: int | None = None, provider: str = "cpu",
-           overwrite: bool = False) -> dict:
+           overwrite: bool = False, calibration: Corpus | None = None, inputs: tuple = ()) -> dict:
+    """Export, transform and gate (module docstring); ``calibration``: the model's training text for
+    static int8 (else its run card's); ``inputs``: more paths the command reads (its data folder), which
+    ``out`` may never replace, beside the model and the data folder its run card names."""
     if quantize not in (None, *QUANTIZE):
         raise XnerError("--quantize takes int8 (static, batch-independent) or int8-dynamic")
     if quantize and fp16:
         raise XnerError("choose one of --quantize int8 (CPU) or --fp16 (GPU)")
     if not Path(model_dir).exists():
         raise XnerError(f"model folder not found: {model_dir}")
-    target = folders.check_out(Path(out), model_dir, overwrite)
+    target = folders.check_out(Path(out), model_dir, overwrite, inputs=(*inputs, *folders.card_inputs(model_dir)))
     tmp = folders.staging(target)
     try:
-        report = _build(model_dir, tmp, exporter, level, quantize, fp16, eval_corpus, force, opset, threads, provider)
+        report = _build(model_dir, tmp, exporter, level, quantize, fp16, eval_corpus, force, opset, threads, provider,
+                        calibration)
     except BaseException:
         folders.discard(tmp)
         raise
@@ -70,7 +74,8 @@ def variant_name(parts: list[str]) -> str:
 
 
 def _build(model_dir: str, out: Path, exporter: str, level: str | None, quantize: str | None, fp16: bool,
-           eval_corpus: Corpus | None, force: bool, opset: int, threads: int | None, provider: str) -> dict:
+           eval_corpus: Corpus | None, force: bool, opset: int, threads: int | None, provider: str,
+           calibration: Corpus | None = None) -> dict:
     t0 = time.time()
     path, used = export_model(model_dir, out, exporter, opset)
     steps: list[dict] = [{"step": "export", "exporter": used, "opset": opset, "variant": path.name}]
@@ -95,7 +100,7 @@ def _build(model_dir: str, out: Path, exporter: str, level: str | None, quantize
             info = optimize(src, dst, level)
             approximate |= level == "O3"
         elif step == "quantize":
-            info = quantize_static_int8(src, dst, model_dir) if part == "int8" else quantize_int8(src, dst)
+            info = quantize_static_int8(src, dst, model_dir, calibration) if part == "int8" else quantize_int8(src, dst)
             approximate = True
         else:
             info = to_fp16(src, dst)

@@ -61,7 +61,9 @@ def run_export(args: argparse.Namespace) -> int:
     from .build import export
 
     r = export(args.model, args.out, args.exporter, args.optimize, args.quantize, args.fp16, _eval_corpus(args),
-               args.force, args.opset, args.threads, provider=args.provider, overwrite=args.overwrite)
+               args.force, args.opset, args.threads, provider=args.provider, overwrite=args.overwrite,
+               inputs=(args.data_dir,) if args.data_dir and args.data_dir != "hub" and not
+               str(args.data_dir).startswith("hub:") else ())
     for g in r["gates"]:  # gate results stay on the console, even with --quiet
         say(f"gate after {g['after']:<9} {'PASS' if g['passed'] else 'FAIL'}  max|diff| {g['max_abs_diff']:.2e}  "
             f"agreement {g['tag_agreement']:.4f}  F1 {g['f1_reference']:.4f} -> {g['f1_onnx']:.4f} "

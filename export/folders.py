@@ -35,8 +35,21 @@ def _inside(a: Path, b: Path) -> bool:
     return a == b or b in a.parents
 
 
-def check_out(out: Path, model_dir: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse an ``--out`` that would destroy something; returns the resolved path."""
+def card_inputs(model_dir: str | os.PathLike) -> list[str]:
+    """The data folder a model's run card names (its training text: also what static int8 calibrates
+    on): an export must never replace it."""
+    import json
+
+    try:
+        data = json.loads((Path(model_dir) / "run.json").read_text(encoding="utf-8")).get("data")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(data)] if isinstance(data, str) and Path(data).is_dir() else []
+
+
+def check_out(out: Path, model_dir: str | os.PathLike, overwrite: bool, inputs: tuple | list = ()) -> Path:
+    """Refuse an ``--out`` that would destroy something (the model, the working directory, ``inputs``
+    such as the data folder); returns the resolved path."""
     target = Path(out).resolve()
     model = Path(model_dir).resolve()
     if _inside(model, target):
@@ -48,7 +61,7 @@ def check_out(out: Path, model_dir: str | os.PathLike, overwrite: bool) -> Path:
     if target.is_dir() and any(target.iterdir()) and not is_export(target) and not overwrite:
         raise XnerError(f"--out {out} is not empty and is not an xner export; nothing was touched "
                         "(choose a new folder, or --overwrite to replace it)")
-    return claim_dir(out, inputs=[model], overwrite=True)  # the one guard: inputs, working directory, a file
+    return claim_dir(out, inputs=[model, *inputs], overwrite=True)  # the one guard: inputs, working directory, a file
 
 
 def staging(target: Path) -> Path:

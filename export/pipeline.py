@@ -46,7 +46,8 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
                 start = -1
             continue
         cp = ord(ch)
-        script = _no_space_script(cp) if cp >= 0x0E00 else None
+        # letters and marks of a script written without spaces: not its digits, signs or currency (฿)
+        script = _no_space_script(cp) if cp >= 0x0E00 and unicodedata.category(ch)[0] in "LM" else None
         if script is not None:
             raise XnerError(f"{script} is written without spaces between words and xner does not segment it: "
                             "send pre-split words ('words' to the server, a tsv/conll/jsonl file to predict)")

@@ -38,7 +38,7 @@ def predict(model: str, out: TextIO, text: str | None = None, input: str | None 
         if not text.strip():
             raise XnerError("no text to tag")
     elif input == "-":
-        lines = (ln.rstrip("\r\n") for ln in sys.stdin)
+        lines = None  # streamed: a chunk is tagged as soon as no more input is waiting (a co-process gets its answer)
     else:
         p = Path(str(input))
         if not p.is_file():
@@ -50,8 +50,9 @@ def predict(model: str, out: TextIO, text: str | None = None, input: str | None 
             return _write_corpus(c.with_tags(pipe.runtime.predict(c)), out, fmt)
         lines = _file_lines(p)
     n = 0
-    for chunk in _chunks(lines, CHUNK):  # bounded memory: CHUNK lines at a time, written before the next is read
-        _write_chunk(pipe, chunk, out, fmt)
+    chunks = _stream_chunks(sys.stdin, CHUNK) if lines is None else _chunks(lines, CHUNK)
+    for chunk in chunks:  # bounded memory: CHUNK lines at a time, written before the next is read
+        _write_chunk(pipe, chunk, out, fmt, n)
         n += len(chunk)
         out.flush()
     if n == 0:
@@ -84,9 +85,41 @@ def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _write_chunk(pipe: NerPipeline, chunk: list[str], out: TextIO, fmt: str) -> None:
+def _ready(f) -> bool:
+    """Whether more input is waiting on ``f`` (a stream that cannot be polled counts as ready)."""
+    import select
+
+    try:
+        return bool(select.select([f], [], [], 0)[0])
+    except (ValueError, OSError, TypeError):
+        return True
+
+
+def _stream_chunks(f, size: int) -> Iterator[list[str]]:
+    """Lines of a stream in chunks of up to ``size``, a chunk ending early whenever no more input is
+    waiting, so that a process writing one line and waiting for its answer gets it."""
+    chunk: list[str] = []
+    while True:
+        ln = f.readline()
+        if not ln:
+            break
+        chunk.append(ln.rstrip("\r\n"))
+        if len(chunk) >= size or not _ready(f):
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_chunk(pipe: NerPipeline, chunk: list[str], out: TextIO, fmt: str, first: int = 0) -> None:
     """One output record per input line: a blank line gives an empty record (JSON: no entities;
-    CoNLL: an empty sentence, i.e. just its blank separator line), so output lines up with input."""
+    CoNLL: an empty sentence, i.e. just its blank separator line), so output lines up with input.
+    ``first``: the number of input lines before this chunk (errors name the line)."""
+    for i, t in enumerate(chunk):
+        try:
+            split_words(t)
+        except XnerError as e:
+            raise XnerError(f"input line {first + i + 1}: {e}") from None
     keep = [i for i, t in enumerate(chunk) if t.strip()]
     texts = [chunk[i] for i in keep]
     if fmt == "json":

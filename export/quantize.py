@@ -6,11 +6,12 @@ with cross-request batching in the server, or incremental evaluation, an answer 
 neighbours.  Static int8 fixes every activation scale once, from calibration text, so every row of a
 batch is computed on its own: a sentence gets the same logits alone or among any others.
 
-Calibration text is the model's own training text, read back from its run card (``run.json``: the
-data folder and the languages it was trained or distilled on), :data:`CALIBRATION_SENTENCES`
-sentences taken in equal shares from the start of each language's training split; when that text
-cannot be read (a hub model, a moved data folder) a seeded sample of vocabulary words stands in, and
-the step's record says which.  Only the MatMul/Gemm projections with constant weights are quantised
+Calibration text is the model's own training text: given by the caller (a sweep passes its material),
+else read back from its run card (``run.json``: the absolute data folder and, for each text the model
+was trained or distilled on, its language, split and text fingerprint; a part whose text no longer
+matches its fingerprint is not used), :data:`CALIBRATION_SENTENCES` sentences in equal shares from
+the start of each part; when that text cannot be found (a hub model, a moved or changed data folder)
+a seeded sample of vocabulary words stands in, and the step's record says which and why.  Only the MatMul/Gemm projections with constant weights are quantised
 (weights int8 per channel, activations uint8 asymmetric with MinMax ranges, QDQ format); attention
 products, the classification head, LayerNorm, GELU and Softmax stay float32.
 """
@@ -30,44 +31,60 @@ __all__ = ["CALIBRATION_SENTENCES", "calibration_corpus", "quantize_static_int8"
 CALIBRATION_SENTENCES = 256
 
 
-def calibration_corpus(model_dir: str | Path, tokenizer, n: int = CALIBRATION_SENTENCES) -> tuple[Corpus, dict]:
-    """(corpus, record): the model's training text when its run card names a readable data folder,
-    else a seeded vocabulary sample (:func:`.parity.sample_corpus`)."""
-    from xner.corpus import concat
-
-    card_path = Path(model_dir) / "run.json"
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        card = {}
-    data = card.get("data")
-    parts: list[tuple[str, str]] = []
-    if card.get("kind") == "train":
-        parts = [(t.get("lang", ""), t.get("scheme") or "standard") for t in card.get("train") or []]
-    elif card.get("kind") == "distill" and card.get("target"):
-        parts = [(card["target"], "standard")]
-    if data and Path(str(data)).is_dir() and parts:
-        try:
-            from xner.datadir import DataDir
-
-            src = DataDir(str(data))
-            corpora = []
-            for lang, _ in parts:
-                for lg in lang.split("+"):
-                    if src.has(lg, "train"):
-                        corpora.append(src.load(lg, "train"))
-            if corpora:
-                per = max(1, n // len(corpora))
-                picked = [c.subset(np.arange(min(per, len(c)))) for c in corpora]
-                c = picked[0] if len(picked) == 1 else concat(picked)
-                return c, {"calibration": "training text", "data": str(data),
-                           "langs": [c2.lang for c2 in corpora], "sentences": len(c)}
-        except Exception:  # an unreadable folder: fall back to the sample below
-            pass
+def calibration_corpus(model_dir: str | Path, tokenizer, n: int = CALIBRATION_SENTENCES,
+                       given: Corpus | None = None) -> tuple[Corpus, dict]:
+    """(corpus, record): ``given`` when the caller has the model's training text (a sweep), else the
+    text the model's run card names, found again in its data folder and checked against the card's
+    fingerprint, else a seeded vocabulary sample (:func:`.parity.sample_corpus`); the record says which
+    and why."""
+    if given is not None and len(given):
+        c = given.subset(np.arange(min(n, len(given))))
+        return c, {"calibration": "training text (given by the caller)", "langs": [given.lang],
+                   "sentences": len(c)}
+    found, why = _card_text(Path(model_dir), n)
+    if found is not None:
+        return found
     from .parity import sample_corpus
 
     c = sample_corpus(tokenizer, n)
-    return c, {"calibration": "vocabulary sample (the model's training text was not readable)", "sentences": len(c)}
+    return c, {"calibration": f"vocabulary sample ({why})", "sentences": len(c)}
+
+
+def _card_text(model_dir: Path, n: int) -> tuple[tuple[Corpus, dict] | None, str]:
+    """The run card's training (or distillation) text, each part checked by its fingerprint."""
+    from xner.corpus import concat
+    from xner.fingerprint import text_sha256
+
+    try:
+        card = json.loads((model_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, "no run card in the model folder"
+    parts = card.get("train") if card.get("kind") == "train" else \
+        [card["distilled_on"]] if card.get("kind") == "distill" and card.get("distilled_on") else []
+    data = card.get("data")
+    if not parts or not all(isinstance(p, dict) and p.get("text_sha256") for p in parts):
+        return None, "the run card records no fingerprint of the training text"
+    if not data or not Path(str(data)).is_absolute() or not Path(str(data)).is_dir():
+        return None, f"the run card's data folder {data!r} is not an absolute path to a folder here"
+    from xner.datadir import DataDir
+    from xner.splits import load_split
+
+    corpora = []
+    try:
+        src = DataDir(str(data))
+        for p in parts:
+            c = load_split(src, p["lang"], p.get("split") or "train", p.get("scheme") or "standard",
+                           int(p["split_seed"]) if p.get("split_seed") is not None else 42)
+            if text_sha256(c) != p["text_sha256"]:
+                return None, f"{data}: the {p['lang']} text no longer matches the run card's fingerprint"
+            corpora.append(c)
+    except Exception as e:  # the folder cannot be read as the card describes it
+        return None, f"{data}: {str(e).splitlines()[0][:120]}"
+    per = max(1, n // len(corpora))
+    picked = [c.subset(np.arange(min(per, len(c)))) for c in corpora]
+    c = picked[0] if len(picked) == 1 else concat(picked)
+    return (c, {"calibration": "training text (checked against the run card)", "data": str(data),
+                "langs": [x.lang for x in corpora], "sentences": len(c)}), ""
 
 
 class _Reader:
@@ -88,15 +105,16 @@ class _Reader:
         self._i = 0
 
 
-def quantize_static_int8(src: Path, dst: Path, model_dir: str | Path) -> dict:
-    """Write the static QDQ int8 graph of ``src`` to ``dst``; returns the step's record."""
+def quantize_static_int8(src: Path, dst: Path, model_dir: str | Path, calibration: Corpus | None = None) -> dict:
+    """Write the static QDQ int8 graph of ``src`` to ``dst``; returns the step's record.  ``calibration``:
+    the model's training text when the caller has it (else the run card's, else a vocabulary sample)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     from .optimize import publish_graph, staging_path
     from .runtime import Runtime
 
     rt = Runtime(src.parent, provider="cpu", threads=1, file_name=src.name, allow_failed=True)
-    corpus, record = calibration_corpus(model_dir, rt.fast_tokenizer)
+    corpus, record = calibration_corpus(model_dir, rt.fast_tokenizer, given=calibration)
     reader = _Reader(rt, corpus)
     nodes, head = weight_matmuls(src)
     quantize_static(str(src), str(staging_path(dst)), reader, quant_format=QuantFormat.QDQ,

@@ -188,11 +188,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
         perts = recipe_specs(args.recipe)
     else:
         perts = all_perturbations() if args.perturbations == "all" else [x for x in args.perturbations.split(",") if x]
+        twice = sorted({x for x in perts if perts.count(x) > 1})
+        if twice:
+            raise XnerError(f"--perturbations lists {', '.join(twice)} twice: each would repeat the same rows")
     made = [perturbation(p[0], params=p[1]) if isinstance(p, tuple) else perturbation(p) for p in perts]
     corpus, ctx, src = _context(args, runtime, _needs_vectors(made))
     if args.out:
         claim_file(args.out, inputs=_inputs(args, src), overwrite=args.overwrite)
     rates = parse_rates(args.rates) if args.rates else None
+    if rates and len({repr(r) for r in rates}) != len(rates):
+        raise XnerError(f"--rates lists a rate twice ({args.rates}): each would repeat the same rows")
     try:
         seeds = [int(x) for x in args.seeds.split(",")]
     except ValueError:

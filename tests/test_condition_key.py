@@ -20,7 +20,7 @@ BASE = {"model": "enc", "setting": "student", "sources_spec": "related:3", "sour
         "model_id": "init",
         "identity": {"model": {"spec": {"arch": "bert"}}, "train": {"steps": 120}, "train_seed": 0,
                      "data": {"source": "wikiann", "split": {"scheme": "study"}, "material": {"nl": "m1"},
-                              "distilled_on": "u1", "test": "t1"},
+                              "material_base": {"nl": "b1"}, "distilled_on": "u1", "test": "t1"},
                      "teachers": [{"lang": "nl", "seed": 0, "sentences": 666, "sha256": "s1"}]}}
 
 CHANGES = {
@@ -28,10 +28,11 @@ CHANGES = {
     "weighting": "langid", "label": "student mixed K=3", "budget": 666, "teachers": 3, "lapt": False,
 }
 IDENTITY_CHANGES = {
-    ("data", "material"): {"nl": "m2"}, ("data", "test"): "t2", ("data", "distilled_on"): "u2",
+    ("data", "test"): "t2", ("data", "distilled_on"): "u2",
     ("data", "source"): "other", ("data", "split"): {"scheme": "standard"}, ("train",): {"steps": 240},
     ("model",): {"spec": {"arch": "xlmr"}},
-    ("teachers",): [{"lang": "nl", "seed": 0, "sentences": 666, "sha256": "s2"}],
+    ("teachers",): [{"lang": "nl", "seed": 0, "sentences": 500, "sha256": "s1"}],
+    ("data", "material_base"): {"nl": "b2"},
 }
 
 
@@ -52,10 +53,24 @@ def test_data_fingerprints_and_settings_separate_conditions(path):
 
 
 def test_seed_and_perturbation_do_not():
-    p = {**BASE, "train_seed": 2, "perturbation": "char_noise", "rate": 0.3, "seed": 1,
-         "perturbation_params": {"rate": 0.3}}
-    p["identity"] = {**BASE["identity"], "train_seed": 2}
+    """A budget or ensemble student's teachers follow the training seed (their seeds, the seeded parts they
+    train on, so the parts' fingerprints): replicates of one condition, one report row (each training seed
+    was a row of its own)."""
+    p = copy.deepcopy({**BASE, "train_seed": 2, "perturbation": "char_noise", "rate": 0.3, "seed": 1,
+                       "perturbation_params": {"rate": 0.3}})
+    p["identity"]["train_seed"] = 2
+    p["identity"]["teachers"] = [{"lang": "nl", "seed": 2000, "sentences": 666, "sha256": "s9"}]
+    p["identity"]["data"]["material"] = {"nl": "m9"}  # the union of the seed's parts
     assert condition_key(p) == condition_key(BASE)
+
+
+def test_material_separates_conditions_without_parts():
+    p = copy.deepcopy(BASE)
+    for q in (p, base := copy.deepcopy(BASE)):
+        q["identity"]["data"].pop("material_base")
+        q["identity"].pop("teachers")
+    p["identity"]["data"]["material"] = {"nl": "m2"}
+    assert condition_key(p) != condition_key(base)
 
 
 def test_model_against_model_drops_only_the_model():
@@ -90,3 +105,28 @@ def test_every_grouping_in_the_report_uses_the_condition_key():
         text = f.read_text()
         assert 'where = (p["setting"]' not in text, f"{f.name} groups by a partial key"
     assert "perturbation" in CELL_FIELDS
+
+
+def test_a_contrast_takes_its_baseline_from_its_own_variant():
+    """Two runs of one config with different training steps in one store (report --run all): native of
+    the first run was contrasted with the zero-shot model of the second (the most recent)."""
+    rows = []
+    for steps, run, shift in ((5, 1, 0.0), (7, 2, 0.05)):
+        for setting, delta in (("native", 0.011), ("zero-shot", 0.020 + shift)):
+            ident = {"model": {"spec": {"arch": "bert"}}, "train": {"steps": steps}, "train_seed": 0,
+                     "data": {"source": "w", "split": {}, "material": {"x": setting}, "test": "t1"}}
+            base = {"model": "tiny", "setting": setting, "sources_spec": "" if setting == "native" else "pair",
+                    "sources": ["fa"] if setting == "native" else ["ar"], "target": "fa", "weighting": "",
+                    "train_seed": 0, "model_id": "init", "identity": ident}
+            rows.append({"key": f"{setting}{steps}c", "run": run, "f1": 0.5,
+                         "params": {**base, "perturbation": "clean", "rate": None, "seed": None}})
+            rows.append({"key": f"{setting}{steps}p", "run": run, "f1": 0.5 + delta, "delta_f1": delta,
+                         "params": {**base, "perturbation": "char_noise", "rate": "default", "seed": 0}})
+    an = Analysis(rows, {}, n_boot=10)
+    for c in an.conds:
+        if c.kind == "native":
+            con = an.contrast(c, "zero-shot", ("char_noise", "default"))
+            own = 0.011 - (0.020 if "5" in next(iter(c.clean.values()))["key"] else 0.070)
+            assert con["value"] == pytest.approx(own)
+        else:
+            assert an.baseline(c, "zero-shot") is None  # each zero-shot model is its own run's baseline

@@ -107,54 +107,58 @@ def test_static_int8_incremental_equals_full_reinference(exports, data_dir):
 
 def test_calibration_reads_the_models_training_text(tmp_path, data_dir, exports):
     from xner.export.quantize import CALIBRATION_SENTENCES, calibration_corpus
+    from xner.fingerprint import text_sha256
+    from xner.training.runs import text_record
 
-    (tmp_path / "run.json").write_text(json.dumps({"kind": "train", "data": str(data_dir),
-                                                   "train": [{"lang": "en", "split": "train"},
-                                                             {"lang": "ru", "split": "train"}]}))
+    src = DataDir(data_dir)
+    en, ru = src.load("en", "train"), src.load("ru", "train")
+    (tmp_path / "run.json").write_text(json.dumps({"kind": "train", "data": str(data_dir.resolve()),
+                                                   "train": [text_record(en), text_record(ru)]}))
     rt = Runtime(exports["int8"], provider="cpu", threads=1)
     c, rec = calibration_corpus(tmp_path, rt.fast_tokenizer)
-    assert rec["calibration"] == "training text" and rec["langs"] == ["en", "ru"]
+    assert rec["calibration"].startswith("training text") and rec["langs"] == ["en", "ru"]
     assert 0 < len(c) <= CALIBRATION_SENTENCES
-    en = DataDir(data_dir).load("en", "train")
     assert c.sentence(0) == en.sentence(0)
+    assert text_sha256(en) == text_record(en)["text_sha256"]
 
 
-@pytest.mark.parametrize("variant", ["fp32", "int8", "int8-dynamic"])
-def test_served_answers_do_not_depend_on_concurrent_requests(exports, onnx_dir, data_dir, variant):
-    """Through the server's cross-request batching: each sentence's entities and scores are the same
-    when 12 clients send at once as when it is sent alone; the dynamic kind (served only when allowed)
-    shows that the comparison can fail."""
-    import threading
+def test_calibration_never_reads_a_decoy_folder(tmp_path, data_dir, exports, monkeypatch):
+    """The card held the data folder as typed (relative): an export run elsewhere calibrated on whatever
+    folder of that name it found there, and recorded it as the training text."""
+    from xner.export.quantize import calibration_corpus
+    from xner.training.runs import text_record
 
-    from fastapi.testclient import TestClient
+    en = DataDir(data_dir).load("en", "train")
+    rt = Runtime(exports["int8"], provider="cpu", threads=1)
+    decoy = tmp_path / "D" / "en"
+    decoy.mkdir(parents=True)
+    (decoy / "train.tsv").write_text((data_dir / "ar" / "train.tsv").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for data in ("D", str(tmp_path / "D")):  # relative as typed; absolute, but another text than the card's
+        (tmp_path / "run.json").write_text(json.dumps({"kind": "train", "data": data, "train": [text_record(en)]}))
+        _, rec = calibration_corpus(tmp_path, rt.fast_tokenizer)
+        assert rec["calibration"].startswith("vocabulary sample"), rec
+    assert "no longer matches" in rec["calibration"]
 
-    from xner.export.server import create_app
 
-    folder = onnx_dir if variant == "fp32" else exports[variant]
-    corpus = DataDir(data_dir).load("en", "test")
-    sents = [list(corpus.sentence(k)[0]) for k in range(12)]
-    app = create_app(str(folder), provider="cpu", threads=1, batch_wait_ms=100,
-                     allow_batch_dependent=variant == "int8-dynamic")
-    with TestClient(app) as c:
-        alone = [c.post("/predict", json={"words": [s]}).json() for s in sents]
-        together = [None] * len(sents)
-        start = threading.Barrier(len(sents))
+def test_export_and_train_never_write_over_their_data_folder(tmp_path, trained, data_dir):
+    """export --overwrite deleted the data folder its run card names (and calibrated on); train
+    --overwrite wrote its model into the data folder it read."""
+    import shutil
 
-        def client(k):
-            start.wait()
-            together[k] = c.post("/predict", json={"words": [sents[k]]}).json()
+    from xner.cli import main
 
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(len(sents))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        text = c.get("/metrics").text
-    count = float(next(ln.split()[-1] for ln in text.splitlines() if ln.startswith("xner_batch_requests_count")))
-    assert count < 2 * len(sents)  # some model calls really served several clients
-    same = []
-    for a, b in zip(alone, together, strict=True):
-        ea, eb = a["entities"][0], b["entities"][0]
-        same.append([(e["words"], e["type"]) for e in ea] == [(e["words"], e["type"]) for e in eb]
-                    and all(abs(x["score"] - y["score"]) <= 1e-5 for x, y in zip(ea, eb, strict=True)))
-    assert all(same) if variant != "int8-dynamic" else not all(same)
+    d = tmp_path / "D"
+    shutil.copytree(data_dir, d)
+    model = tmp_path / "T"
+    shutil.copytree(trained["bert"], model)
+    card = json.loads((model / "run.json").read_text()) if (model / "run.json").exists() else {"kind": "train"}
+    card["data"] = str(d.resolve())
+    (model / "run.json").write_text(json.dumps(card))
+    before = sorted(p.name for p in d.iterdir())
+    assert main(["export", "--model", str(model), "--out", str(d), "--exporter", "torch", "--overwrite"]) == 2
+    assert main(["export", "--model", str(model), "--out", str(d / "en"), "--exporter", "torch", "--overwrite",
+                 "--data-dir", str(d), "--lang", "en"]) == 2
+    assert main(["train", "--model", str(model), "--data-dir", str(d), "--train-langs", "en", "--lang", "en",
+                 "--max-steps", "1", "--out", str(d), "--overwrite"]) == 2
+    assert sorted(p.name for p in d.iterdir()) == before and (d / "en" / "train.tsv").exists()

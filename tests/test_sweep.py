@@ -493,3 +493,21 @@ def test_two_rates_are_two_rows_and_two_tables(tmp_path, learned, capsys):
     assert main(["results", str(store), "--format", "parquet", "--out", str(pq)]) == 2  # not over a user's file
     assert "exists" in capsys.readouterr().err and pq.read_bytes() == b"mine"
     assert main(["results", str(store), "--format", "parquet", "--out", str(pq), "--overwrite"]) == 0
+
+
+def test_budget_and_ensemble_students_pool_their_training_seeds(tmp_path, learned):
+    """Their teachers train on seeded parts drawn anew per training seed: each seed was a report row of
+    its own (seeds 1, targets 2 in the headline); now one condition over both seeds."""
+    from xner.experiments.analysis import Analysis
+
+    cfg = learned_cfg(learned, perturbations=["char_noise"], seeds=[0], train_seeds=[0, 1],
+                      settings=[{"kind": "student", "sources": "en", "teachers": "seeds:2", "label": "ensemble K=2"},
+                                {"kind": "student", "sources": "en,ru", "budget": 100, "label": "budget K=2"}])
+    cfg["train"] = {**cfg["train"], "max_steps": 3}
+    cfg["distill"] = {**cfg["distill"], "max_steps": 3}
+    store = tmp_path / "pool" / "results.sqlite"
+    assert run_sweep(cfg, store, data_dir=str(learned["data"]), progress=False)["written"] == 8
+    rows, counts = stored(store)
+    an = Analysis(rows, counts, 100)
+    assert sorted((c.label, sorted(c.clean)) for c in an.conds) == [("student budget K=2", [0, 1]),
+                                                                     ("student ensemble K=2", [0, 1])]

@@ -156,7 +156,15 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
         raise XnerError("no teachers given")
     if langid_encoder not in LANGID_ENCODERS:
         raise XnerError(f"--langid-encoder must be one of {', '.join(LANGID_ENCODERS)}")
-    from .runs import corpus_identity, finish_run, finished_card, model_identity, prepare_run
+    from .runs import (
+        corpus_identity,
+        data_path,
+        finish_run,
+        finished_card,
+        model_identity,
+        prepare_run,
+        text_record,
+    )
 
     out = Path(out)
     identity = {"kind": "distill", "teachers": [model_identity(t) for t in teachers],
@@ -166,7 +174,8 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
                 "augment": augment}
     if weighting != "uniform" and len(teachers) > 1:  # runs identified before these options keep their identity
         identity.update(langid_temperature=langid_temperature, langid_encoder=langid_encoder)
-    resume = prepare_run(out, identity, overwrite, inputs=[*teachers, student_name])
+    resume = prepare_run(out, identity, overwrite, inputs=[*teachers, student_name, data, target_unlabelled.source,
+                                                          *((eval_corpus.source,) if eval_corpus is not None else ())])
     done = finished_card(out, "run.json")
     if done is not None:
         say(f"[distill] {out} holds this run, finished: nothing to do (--overwrite to distil afresh)")
@@ -249,7 +258,8 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     card = {
         "kind": "distill", "teachers": teachers, "teacher_langs": _safe_langs(teachers),
         "target": target_unlabelled.lang, "student": student_name, "student_layers": student_layers,
-        "frozen_layers": frozen, "hyperparameters": hp, "seed": seed, "data": data, "hard_labels": hard_labels,
+        "frozen_layers": frozen, "hyperparameters": hp, "seed": seed, "data": data_path(data),
+        "distilled_on": text_record(target_unlabelled), "hard_labels": hard_labels,
         "weights": info, "unlabelled_sentences": len(target_unlabelled), "augment": augment,
         "augment_stats": aug_stats, "encoding": enc.stats.to_json(),
         "resumed_from": str(resume) if resume else None, "steps": int(result.global_step),

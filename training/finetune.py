@@ -116,12 +116,22 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     from xner.hf import load_model, load_tokenizer
 
     from .data import PadCollator, SegmentDataset
-    from .runs import corpus_identity, finish_run, finished_card, model_identity, prepare_run
+    from .runs import (
+        corpus_identity,
+        data_path,
+        finish_run,
+        finished_card,
+        model_identity,
+        prepare_run,
+        text_record,
+    )
 
     out = Path(out)
     identity = {"kind": "train", "model": model_identity(model_name), "train": [corpus_identity(c) for c in train_parts],
                 "setting": setting, "seed": seed, "hyperparameters": hp, "augment": augment, "label_all": label_all}
-    resume = prepare_run(out, identity, overwrite, inputs=[model_name])
+    resume = prepare_run(out, identity, overwrite,  # never into the model, the data folder or a text file it reads
+                         inputs=[model_name, data, *(c.source for c in train_parts),
+                                 *((eval_corpus.source,) if eval_corpus is not None else ())])
     done = finished_card(out, "run.json")
     if done is not None:
         say(f"[train] {out} holds this run, finished: nothing to do (--overwrite to train afresh)")
@@ -151,8 +161,7 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     tok.save_pretrained(out)
     card = {
         "kind": "train", "model": model_name, "setting": setting, "seed": seed, "hyperparameters": hp,
-        "data": data, "train": [{"lang": c.lang, "split": c.meta.get("split"), "scheme": c.meta.get("scheme", "standard"),
-                                 "sentences": len(c)} for c in train_parts],
+        "data": data_path(data), "train": [text_record(c) for c in train_parts],
         "augment": augment, "augment_stats": aug_stats, "encoding": enc.stats.to_json(), "label_all": label_all,
         "frozen_layers": frozen,
         "resumed_from": str(resume) if resume else None, "steps": int(result.global_step),

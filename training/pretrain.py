@@ -324,7 +324,7 @@ def pretrain(out: str | os.PathLike, corpora: list[Corpus], model: str | None = 
     if model is not None and Path(model).exists() and Path(model).resolve() == out.resolve():
         raise XnerError("--out must not be the --model folder")
     identity = _identity(model, init, corpora, hp, seed, mlm_probability, whole_word_mask, vocab_augment, data_dir)
-    resume = prepare_run(out, identity, overwrite, inputs=[model])
+    resume = prepare_run(out, identity, overwrite, inputs=[model, data_dir, *(c.source for c in corpora)])
     done = finished_card(out, CARD)
     if done is not None:  # a finished run: its card and model stay as they are
         say(f"[pretrain] {out} holds this run, finished: nothing to do (--overwrite to pretrain afresh)")

@@ -28,8 +28,11 @@ def _pretrain(sub: argparse._SubParsersAction) -> None:
     add_data_dir(p)
     t = p.add_mutually_exclusive_group(required=True)
     t.add_argument("--langs", help="comma-separated languages of --data-dir: their train split and extra split "
-                   "(if present)")
+                   "(if present), without any sentence whose text is a dev or test sentence of these languages")
     t.add_argument("--text", nargs="+", metavar="FILE", help="plain text files, one sentence per line")
+    p.add_argument("--heldout-langs", default="",
+                   help="with --langs: also drop every sentence whose text is a dev or test sentence of these "
+                   "languages (the targets the encoder will be tested on; comma-separated or a named set)")
     p.add_argument("--out", required=True, help="masked-LM folder to write (rerun with the same --out to resume)")
     p.add_argument("--max-steps", type=int, help="optimiser steps (default: one pass over the text; 0: build and "
                    "augment only, no training)")
@@ -68,7 +71,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
         langs = parse_langs(args.langs)
         src = open_source(args.data_dir, args.repair)
-        corpora = text_from_source(src, langs)
+        corpora = text_from_source(src, langs, parse_langs(args.heldout_langs) if args.heldout_langs else ())
         data_dir = src.name  # a local folder's path (mBERT's vocabulary is looked for beside it), or hub:NAME
     set_torch_threads(args.threads)
     hp = {"batch_size": args.batch_size, "lr": args.lr, "max_length": args.max_length, "max_steps": args.max_steps}

@@ -84,14 +84,31 @@ def read_text(path: str | os.PathLike) -> Corpus:
     return c
 
 
-def text_from_source(src, langs: Sequence[str]) -> list[Corpus]:
-    """The train split and, where present, the extra split of each language (never dev or test)."""
+def text_from_source(src, langs: Sequence[str], heldout_langs: Sequence[str] = ()) -> list[Corpus]:
+    """The train split and, where present, the extra split of each language, without any sentence
+    whose text is a dev or test sentence of one of these languages or of ``heldout_langs`` (checked
+    by content: WikiANN repeats sentences across splits, and entity-only lines across languages);
+    how many were dropped is in each corpus's ``meta["heldout_dropped"]``."""
+    import numpy as np
+
+    from xner.fingerprint import sentence_hashes
+
+    held: set[bytes] = set()
+    for lang in dict.fromkeys([*langs, *heldout_langs]):
+        for split in ("dev", "test"):
+            if src.has(lang, split):
+                held |= set(sentence_hashes(src.load(lang, split)))
     out = []
     for lang in langs:
         for split in ("train", "extra"):
             if split == "extra" and not src.has(lang, "extra"):
                 continue
             c = src.load(lang, split)
+            keep = np.fromiter((h not in held for h in sentence_hashes(c)), dtype=bool, count=len(c))
+            if not keep.all():
+                meta = dict(c.meta)
+                c = c.subset(np.flatnonzero(keep))
+                c.meta = {**meta, "heldout_dropped": int((~keep).sum())}
             if hasattr(src, "path"):
                 c.meta["file"] = str(src.path(lang, split))
             out.append(c)

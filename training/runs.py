@@ -11,6 +11,7 @@ no xner run is never written into without ``--overwrite``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,23 @@ from xner.fingerprint import corpus_sha256, model_sha256
 from xner.io import json_default, write_json
 
 IDENTITY = "run_identity.json"
+
+
+def data_path(data: str | None) -> str | None:
+    """A run card's data source: an existing folder as an absolute path (a relative one would be read
+    against whatever folder a later command runs in), else as given (``hub``, a name)."""
+    if data and Path(str(data)).is_dir():
+        return str(Path(str(data)).resolve())
+    return data
+
+
+def text_record(c: Corpus) -> dict:
+    """What a run card says of a text the model was trained or distilled on: where it came from (language,
+    split, scheme and seed) and its fingerprint, so that it can be found again and checked."""
+    from xner.fingerprint import text_sha256
+
+    return {"lang": c.lang, "split": c.meta.get("split"), "scheme": c.meta.get("scheme", "standard"),
+            "split_seed": c.meta.get("seed"), "sentences": len(c), "text_sha256": text_sha256(c)}
 
 
 def corpus_identity(c: Corpus) -> dict:
@@ -81,7 +99,8 @@ def prepare_run(out: Path, identity: dict, overwrite: bool = False, inputs: tupl
 
     from .finetune import last_checkpoint
 
-    claim_dir(out, inputs=[i for i in inputs if i and Path(i).exists()], overwrite=True)  # inputs, a file
+    claim_dir(out, inputs=[i for i in inputs if i and isinstance(i, str | os.PathLike) and Path(i).exists()],
+              overwrite=True)  # inputs, a file
     identity = _canonical(identity)
     if out.exists() and not out.is_dir():
         raise XnerError(f"--out {out} is a file, not a folder")

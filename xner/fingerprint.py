@@ -26,6 +26,15 @@ def sentence_hashes(c: Corpus) -> list[bytes]:
             for a, b in zip(off[:-1], off[1:], strict=True)]
 
 
+def text_sha256(c: Corpus) -> str:
+    """sha256 of a corpus's text alone (its sentences' words in order; tags ignored): what a run card
+    records so that the text can be found again and checked (static int8 calibration)."""
+    h = hashlib.sha256()
+    for d in sentence_hashes(c):
+        h.update(d)
+    return h.hexdigest()
+
+
 def corpus_sha256(c: Corpus) -> str:
     """sha256 of a corpus's words, tags and sentence boundaries, independent of its vocabulary's id order."""
     h = hashlib.sha256()

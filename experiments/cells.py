@@ -27,12 +27,14 @@ class CellJob:
     bootstrap: int
     incremental: bool = True
     mlm: str | None = None  # the masked LM filling context_mask (None: the mask token)
+    tested: tuple[str, ...] = ()  # the sweep's targets: their held-out text leaves every training text
 
     def material(self) -> Material:
+        """The sweep's material as the models saw it (the same split, caps and held-out text)."""
         from xner.datadir import open_source
 
         return Material(open_source(self.data, self.repair), self.scheme, self.split_seed, self.train_cap,
-                        self.test_cap)
+                        self.test_cap, self.tested)
 
 
 def edit_rate(pert, row: dict) -> dict:

@@ -42,8 +42,11 @@ class Material:
 
     def describe(self) -> dict:
         """The split and caps (part of every cell's identity)."""
-        return {"scheme": self.scheme, "seed": self.split_seed if self.scheme == "study" else None,
-                "train_max_sentences": self.train_cap, "test_max_sentences": self.test_cap}
+        out = {"scheme": self.scheme, "seed": self.split_seed if self.scheme == "study" else None,
+               "train_max_sentences": self.train_cap, "test_max_sentences": self.test_cap}
+        if self.tested:  # whose test text was taken out of every training text
+            out["heldout_of"] = sorted(self.tested)
+        return out
 
     def corpus(self, lang: str, split: str) -> Corpus:
         """``split`` (train or test) of ``lang`` under the scheme, capped."""

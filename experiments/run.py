@@ -55,7 +55,8 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
     # a new store, or one xner made (its SQLite application id): never a user's file or database, and
     # neither it nor the artefacts inside the data folder (a folder there reads as a language)
     claim_file(store_path, inputs=[data_root], flag="--store")
-    claim_tree(Path(store_path).parent, inputs=[data_root], flag="--store")
+    if data_root is not None and Path(data_root).resolve() in Path(store_path).resolve().parents:
+        raise XnerError(f"--store {store_path} lies inside the data folder {data_root}; choose a path outside it")
     store_path = Path(store_path)
     root = artifacts or cfg.get("artifacts") or store_path.parent / f"{store_path.stem}-artifacts"
     claim_tree(root, inputs=[data_root], flag="--artifacts")
@@ -75,7 +76,7 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
         n_total = len(keys)
         n_todo = sum(len(c) for _, c in todo)
         job = CellJob(mat.source_name, repair, mat.scheme, mat.split_seed, mat.train_cap, mat.test_cap,
-                      int(cfg["bootstrap"]), bool(cfg["incremental"]), mlm)
+                      int(cfg["bootstrap"]), bool(cfg["incremental"]), mlm, mat.tested)
         written = 0
         # one display: the models still to build and the cells still to evaluate (finished ones count as done)
         n_build = len({s.name for g, _ in todo for s in arts.steps(g) if not arts.is_built(s)})

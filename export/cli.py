@@ -10,6 +10,16 @@ from xner.console import say
 from xner.options import add_console, add_data, add_lang, add_out, add_runtime, add_split, alias
 
 
+def _data_inputs(args) -> tuple:
+    """The data folder the command reads (from --data-dir or $XNER_DATA_DIR): never an output."""
+    if not args.lang:
+        return ()
+    from xner.datadir import open_source
+
+    root = getattr(open_source(args.data_dir, args.repair), "root", None)
+    return (str(root),) if root is not None else ()
+
+
 def _eval_corpus(args):
     if not args.lang:
         return None
@@ -62,8 +72,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     r = export(args.model, args.out, args.exporter, args.optimize, args.quantize, args.fp16, _eval_corpus(args),
                args.force, args.opset, args.threads, provider=args.provider, overwrite=args.overwrite,
-               inputs=(args.data_dir,) if args.data_dir and args.data_dir != "hub" and not
-               str(args.data_dir).startswith("hub:") else ())
+               inputs=_data_inputs(args))
     for g in r["gates"]:  # gate results stay on the console, even with --quiet
         say(f"gate after {g['after']:<9} {'PASS' if g['passed'] else 'FAIL'}  max|diff| {g['max_abs_diff']:.2e}  "
             f"agreement {g['tag_agreement']:.4f}  F1 {g['f1_reference']:.4f} -> {g['f1_onnx']:.4f} "

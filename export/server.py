@@ -98,9 +98,9 @@ def check_api_key(api_key: str | None) -> str | None:
     if not str(api_key).strip():
         raise XnerError("the API key is empty (an unset variable?): give a non-empty key, or none for no "
                         "authentication")
-    if not str(api_key).isascii() or not str(api_key).isprintable():
-        raise XnerError("the API key must be printable ASCII: HTTP headers carry no other characters reliably, "
-                        "so a client could never send it")
+    if not str(api_key).isascii() or not str(api_key).isprintable() or str(api_key) != str(api_key).strip():
+        raise XnerError("the API key must be printable ASCII without spaces around it: HTTP carries no other "
+                        "characters reliably and strips a header's surrounding spaces, so a client could never send it")
     return str(api_key)
 
 

@@ -188,7 +188,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         perts = recipe_specs(args.recipe)
     else:
         perts = all_perturbations() if args.perturbations == "all" else [x for x in args.perturbations.split(",") if x]
-        twice = sorted({x for x in perts if perts.count(x) > 1})
+        from .perturbations import ALIASES
+
+        named = [ALIASES.get(x, x) for x in perts]  # entity_and_context is entity_swap_shared+context_swap
+        twice = sorted({x for x in named if named.count(x) > 1})
         if twice:
             raise XnerError(f"--perturbations lists {', '.join(twice)} twice: each would repeat the same rows")
     made = [perturbation(p[0], params=p[1]) if isinstance(p, tuple) else perturbation(p) for p in perts]

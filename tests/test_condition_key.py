@@ -130,3 +130,27 @@ def test_a_contrast_takes_its_baseline_from_its_own_variant():
             assert con["value"] == pytest.approx(own)
         else:
             assert an.baseline(c, "zero-shot") is None  # each zero-shot model is its own run's baseline
+
+
+def test_runs_whose_targets_differ_do_not_pair():
+    """Two runs of one config with different targets: their training texts differ (each drops its own
+    targets' test text), so a native model of one run must not take the other run's zero-shot model as
+    its baseline; the held-out targets are part of the split's identity."""
+    rows = []
+    for held, run, delta in ((["fa"], 1, 0.020), (["fa", "ms"], 2, 0.070)):
+        for setting, d in (("native", 0.011), ("zero-shot", delta)):
+            ident = {"model": {"spec": {"arch": "bert"}}, "train": {"steps": 5}, "train_seed": 0,
+                     "data": {"source": "w", "split": {"scheme": "standard", "heldout_of": held},
+                              "material": {"x": setting + str(run)}, "test": "t1"}}
+            base = {"model": "tiny", "setting": setting, "sources_spec": "" if setting == "native" else "pair",
+                    "sources": ["fa"] if setting == "native" else ["ar"], "target": "fa", "weighting": "",
+                    "train_seed": 0, "model_id": "init", "identity": ident}
+            rows.append({"key": f"{setting}{run}c", "run": run, "f1": 0.5,
+                         "params": {**base, "perturbation": "clean", "rate": None, "seed": None}})
+            rows.append({"key": f"{setting}{run}p", "run": run, "f1": 0.5 + d, "delta_f1": d,
+                         "params": {**base, "perturbation": "char_noise", "rate": "default", "seed": 0}})
+    an = Analysis(rows, {}, n_boot=10)
+    for c in an.conds:
+        if c.kind == "native":
+            own = 0.011 - (0.020 if next(iter(c.clean.values()))["run"] == 1 else 0.070)
+            assert an.contrast(c, "zero-shot", ("char_noise", "default"))["value"] == pytest.approx(own)

@@ -64,7 +64,7 @@ def test_predict_answers_a_line_on_stdin_before_the_next_arrives(onnx_dir):
         p.wait()
 
 
-@pytest.mark.parametrize("key", ["clé", "tab\there"])
+@pytest.mark.parametrize("key", ["clé", "tab\there", "s3cret ", " s3cret"])
 def test_a_key_no_client_can_send_is_refused(key):
     from xner.export.server import check_api_key
 
@@ -72,9 +72,59 @@ def test_a_key_no_client_can_send_is_refused(key):
         check_api_key(key)
 
 
-@pytest.mark.parametrize("flag,value", [("--perturbations", "char_noise,char_noise"), ("--rates", "0.1,0.1")])
+@pytest.mark.parametrize("flag,value", [("--perturbations", "char_noise,char_noise"), ("--rates", "0.1,0.1"),
+                                        ("--perturbations", "entity_and_context,entity_swap_shared+context_swap")])
 def test_evaluate_refuses_a_list_entry_twice(onnx_dir, data_dir, flag, value, capsys):
     argv = ["evaluate", "--model", str(onnx_dir), "--data-dir", str(data_dir), "--lang", "en",
             "--perturbations", "char_noise", "--seeds", "0", "--bootstrap", "0", flag, value]
     assert main(argv) == 2
     assert "twice" in capsys.readouterr().err
+
+
+# -- second round ---------------------------------------------------------------------------------
+
+def test_export_never_replaces_the_data_folder_named_by_the_environment(tmp_path, trained, data_dir, monkeypatch):
+    """--data-dir was protected, the folder $XNER_DATA_DIR names was not: export --overwrite replaced it."""
+    import shutil
+
+    b = tmp_path / "B"
+    shutil.copytree(data_dir, b)
+    monkeypatch.setenv("XNER_DATA_DIR", str(b))
+    assert main(["export", "--model", trained["bert"], "--lang", "en", "--out", str(b), "--exporter", "torch",
+                 "--overwrite"]) == 2
+    assert (b / "en" / "train.tsv").exists()
+
+
+def test_cells_are_scored_against_the_material_the_models_saw(data_dir):
+    """The evaluation side built its Material without the sweep's targets, so overlap, P1/P2 contexts and
+    budget parts were computed on other text than the models were trained on."""
+    from xner.datadir import DataDir
+    from xner.experiments.cells import CellJob
+    from xner.experiments.material import Material
+    from xner.fingerprint import corpus_sha256
+
+    cfg = {"targets": ["fa", "ru"], "split_scheme": "standard"}
+    mat = Material.of(DataDir(str(data_dir)), cfg)
+    job = CellJob(mat.source_name, "conlleval", mat.scheme, mat.split_seed, mat.train_cap, mat.test_cap, 10,
+                  True, None, mat.tested)
+    ev = job.material()
+    assert ev.tested == ("fa", "ru") and ev.describe() == mat.describe() and mat.describe()["heldout_of"] == ["fa", "ru"]
+    for lang in ("en", "ar"):
+        assert corpus_sha256(ev.train(lang)) == corpus_sha256(mat.train(lang))
+        assert corpus_sha256(ev.part(lang, 20, 1)) == corpus_sha256(mat.part(lang, 20, 1))
+
+
+def test_a_store_beside_the_data_folder_is_fine_inside_it_is_not(tmp_path, data_dir, monkeypatch):
+    import shutil
+
+    from xner.experiments import run_sweep
+
+    proj = tmp_path / "proj"
+    shutil.copytree(data_dir, proj / "data")
+    monkeypatch.chdir(proj)
+    cfg = {"name": "c", "targets": ["fa"], "perturbations": ["char_noise"], "seeds": [0], "test_max_sentences": 10,
+           "models": {"t": {"init": {"arch": "bert", "hidden": 32, "layers": 1, "heads": 2, "vocab_size": 300}}},
+           "train": {"preset": "scratch", "max_steps": 1}, "settings": [{"kind": "native"}], "bootstrap": 10}
+    assert run_sweep(cfg, "results.sqlite", data_dir="data", progress=False)["written"] == 2
+    with pytest.raises(XnerError, match="inside the data folder"):
+        run_sweep(cfg, "data/results.sqlite", data_dir="data", progress=False)

@@ -18,9 +18,10 @@ replicate), then over seeds and targets by the inference layer (:mod:`.inference
 ``a`` keeps more F1 than ``b``.  At the endpoint, a condition's value is the mean over the endpoint's
 perturbations at its rate of ΔF1 (or of the relative drop ΔF1 / clean F1, the clean-F1-adjusted
 measure: a model at clean F1 c can lose at most c, so a drop is read as the share of its correct
-output lost).  Families: the primary contrasts at the endpoint (Holm); every other test of the report
-(each contrast per perturbation and rate, the baseline contrasts of the tables) gets a BH q-value.
-Each row carries its minimum detectable effect at 80% power, α Bonferroni-adjusted within its family.
+output lost).  Families: the primary contrasts at the endpoint (Holm); the other declared rows (secondary
+contrasts, each contrast per perturbation and rate) get BH q-values; the baseline contrasts of the
+report's tables are exploratory, with BH q-values of their own.  Each row carries its minimum
+detectable effect at 80% power, α Bonferroni-adjusted within its family.
 """
 
 from __future__ import annotations
@@ -160,19 +161,22 @@ def _pairs(an, model: str, a: str, b: str) -> dict:
 
 
 def families(declared: list[dict], others: list[dict], alpha: float = ALPHA) -> None:
-    """Fill in multiplicity and power: ``p_holm`` over the primary family, ``q`` (BH) over every
-    other test (declared rows that are not primary, and ``others``: the report's baseline
-    contrasts), and each row's ``mde`` with α Bonferroni-adjusted within its family."""
+    """Fill in multiplicity and power, family by family: ``p_holm`` over the primary family (the
+    primary contrasts at the endpoint), ``q`` (BH) over the secondary family (every other declared
+    row) and, apart, over the exploratory family (``others``: the baseline contrasts of the report's
+    tables); each row's ``mde`` has α Bonferroni-adjusted within its family (for Holm, the first
+    step's threshold; for BH, the smallest threshold it can face: both conservative)."""
     primary = [r for r in declared if r["primary"]]
-    rest = [r for r in declared if not r["primary"]] + others
-    for fam, adj in ((primary, holm), (rest, benjamini_hochberg)):
+    fams = ((primary, holm, "primary (Holm)"), ([r for r in declared if not r["primary"]], benjamini_hochberg,
+                                                 "secondary (BH)"), (others, benjamini_hochberg, "exploratory (BH)"))
+    for fam, adj, label in fams:
         ps = [(_est(r) or {}).get("p") for r in fam]
         for r, v in zip(fam, adj(ps), strict=True):
             e = _est(r)
             if e is None:
                 continue
             e["p_holm" if adj is holm else "q"] = v
-            e["family"] = "primary (Holm)" if adj is holm else "secondary (BH)"
+            e["family"] = label
             e["family_size"] = len(fam)
             e["mde"] = mde(e.get("se"), e.get("df"), alpha / max(1, len(fam)))
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from xner.errors import XnerError
 from xner.io import dumps, write_json
 from xner.provenance import provenance
@@ -163,8 +165,9 @@ def _research_question(an: Analysis, vary: set, tables: dict) -> tuple[Section, 
              "lose (−) or gain (+). The contrasts are the paired difference in ΔF1 from the baseline setting (the pair "
              "student: the study's paired language as the only source, one teacher on its whole material, else a "
              "1-source student; zero-shot) of the same target and training seed on identical test sets: **positive = "
-             "keeps more F1 than the baseline**, with its Benjamini-Hochberg q-value over every secondary test of this "
-             f"report. `floor`: a target whose clean F1 is below {100 * an.floor_f1:.0f} or whose perturbation edited "
+             "keeps more F1 than the baseline**, with its Benjamini-Hochberg q-value over the report's exploratory "
+             "family (every baseline contrast of its tables; exploratory: no verdict rests on them). The declared "
+             f"contrasts below carry the decision rule. `floor`: a target whose clean F1 is below {100 * an.floor_f1:.0f} or whose perturbation edited "
              "almost nothing; such rows carry no verdict. Each perturbation and rate is its own block; nothing is "
              "averaged across them. The study's P1/P2 (`entity_swap_shared`, `context_swap`, `entity_and_context`) edit "
              "only what the test set shares with each model's training material, so their perturbed test sets differ "
@@ -182,7 +185,35 @@ def _research_question(an: Analysis, vary: set, tables: dict) -> tuple[Section, 
                        _int(d["targets"]), _int(d["seeds"]), _int(d["cells"]), _n(row["clean_f1"]), _cic(d),
                        _cic(row["relative"]), Cell(_het(d)), Cell(floor or ""), *cols])
         points.append({"pr": pr, "setting": s, "delta": d, **contrasts})
+    summary = reading(an, tables)
+    if summary:
+        sec.blocks.append(Para(summary))
     return sec, t, points
+
+
+def reading(an: Analysis, tables: dict) -> str:
+    """One sentence under the research-question table: what it shows and what it does not, from its
+    own numbers (clean F1 range, floors, seeds and targets, the declared primary verdicts)."""
+    clean = {(c.label, c.target): float(np.mean([r["f1"] for r in c.clean.values()])) for c in an.conds}
+    if not clean:
+        return ""
+    lo, hi = min(clean.values()), max(clean.values())
+    floors = sorted({f"{lbl} on {t}" for (lbl, t), v in clean.items() if v < an.floor_f1})
+    seeds = max(len(c.clean) for c in an.conds)
+    targets = len({c.target for c in an.conds})
+    prim = [r for r in tables["declared"] if r["primary"]]
+    out = (f"What this table shows: every model's clean F1 is {100 * lo:.1f}-{100 * hi:.1f} "
+           + (f"({len(floors)} at the floor, below {100 * an.floor_f1:.0f}: {', '.join(floors)}; their rows carry no "
+              "verdict)" if floors else f"(none at the floor, below {100 * an.floor_f1:.0f})")
+           + f", so each drop is read beside what the model had to lose. With {seeds} training seed(s) and {targets} "
+           f"target(s), intervals pooled over targets have {max(targets - 1, 0)} degree(s) of freedom: ")
+    if prim:
+        out += "; ".join(f"{r['a']} − {r['b']} at the endpoint: {r['verdict']}" for r in prim) + ". "
+    else:
+        out += "no contrast was declared, so no row carries a verdict. "
+    out += ("It does not show how larger or pretrained models behave, nor targets beyond these"
+            + (", nor variation between training runs (one seed: --train-seeds 0,1,2)" if seeds == 1 else "") + ".")
+    return out
 
 
 def _declared(tables: dict) -> Section | None:
@@ -218,9 +249,9 @@ def _declared(tables: dict) -> Section | None:
              "replicate; positive = `a` keeps more F1. At the endpoint the value is the mean over the endpoint's "
              "perturbations at its rate (of ΔF1, or of the relative drop ΔF1 / clean F1, the clean-F1-adjusted "
              "measure). Pooled over targets by random effects (Hartung-Knapp), x 100. **Decision rule**: a primary "
-             f"contrast ({primary} in the family) is supported when its Holm-adjusted p is below 0.05; every other test "
-             "(secondary contrasts, each perturbation and rate, the baseline contrasts of the tables) is a discovery "
-             "when its Benjamini-Hochberg q is below 0.05 (false discoveries ≤ 5%). A row at the floor carries no "
+             f"contrast ({primary} in the family) is supported when its Holm-adjusted p is below 0.05; every other declared "
+             "row (secondary contrasts, each contrast per perturbation and rate) is a discovery when its "
+             "Benjamini-Hochberg q is below 0.05 (false discoveries ≤ 5%). A row at the floor carries no "
              "verdict. Otherwise: no evidence either way, and `MDE` says how large a true effect the run would have "
              "detected with 80% power (α Bonferroni-adjusted within the family)."),
         t, Para("Per target (endpoint; seeds are the training seeds' paired values):"), per])
@@ -353,4 +384,5 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
     html = write_html(doc, out)
     write_json(out / "correlations.json", corr)
     return {"report": str(out / "report.md"), "html": str(html), "plots": [str(p) for p in pngs], "cells": len(rows),
-            "run": rid, "main_table": "\n".join(table_markdown(rq_table)), "cells_csv": str(out / "cells.csv")}
+            "run": rid, "main_table": "\n".join(table_markdown(rq_table)) + (f"\n\n{reading(an, tables)}" if an.conds else ""),
+            "cells_csv": str(out / "cells.csv")}

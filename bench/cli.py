@@ -23,6 +23,9 @@ def _bench(sub: argparse._SubParsersAction) -> None:
                    help="inference suite: cuda times PyTorch on the GPU and ONNX Runtime's CUDA provider (fp16)")
     p.add_argument("--models", help="inference suite: model sizes, comma separated (tiny, bert-base)")
     p.add_argument("--shapes", help="inference suite: BATCHxLENGTH list, e.g. 32x128")
+    p.add_argument("--peer-python", default=None, metavar="PATH",
+                   help="peer suite: the python of an environment with langtest (docs/performance.md says how to "
+                   "build one); without it the suite is skipped with a note")
     p.add_argument("--no-require", dest="require", action="store_false",
                    help="exit 0 even when a required ratio is not met (default: exit 4)")
     add_console(p)
@@ -38,7 +41,8 @@ def run_bench(args: argparse.Namespace) -> int:
     from .suites import run_suites
 
     claim_dir(args.out)  # before hours of measuring: a refused --out costs nothing
-    results = run_suites(args.suite, args.quick, args.data_dir, args.device, args.models, args.shapes)
+    results = run_suites(args.suite, args.quick, args.data_dir, args.device, args.models, args.shapes,
+                         peer_python=args.peer_python)
     js, md = write_results(results, args.out)
     unmet = [x for r in results for x in r.ratios if x.get("ok") is False]
     emit(args, {"results": [asdict(r) for r in results], "files": [str(js), str(md)],

@@ -12,11 +12,11 @@ __all__ = ["SUITES", "run_suites"]
 
 #: suite name -> module in xner.bench with ``run(quick, data_dir) -> SuiteResult``
 SUITES = {"score": "score", "perturb": "perturb", "encode": "encode", "inference": "inference", "sweep": "sweep",
-          "scaling": "scaling", "serve": "serve"}
+          "scaling": "scaling", "serve": "serve", "peer": "peer"}
 
 
 def run_suites(suite: str = "all", quick: bool = False, data_dir: str | None = None, device: str = "cpu",
-               models: str | None = None, shapes: str | None = None) -> list:
+               models: str | None = None, shapes: str | None = None, peer_python: str | None = None) -> list:
     """Run one suite or all of them, each timed; returns their results."""
     names = list(SUITES) if suite == "all" else [suite]
     if suite != "all" and suite not in SUITES:
@@ -34,7 +34,8 @@ def run_suites(suite: str = "all", quick: bool = False, data_dir: str | None = N
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         mod = importlib.import_module(f"xner.bench.{SUITES[name]}")
-        results.append(mod.run(quick=quick, data_dir=data_dir, **(inference_kw if name == "inference" else {})))
+        kw = inference_kw if name == "inference" else {"peer_python": peer_python} if name == "peer" else {}
+        results.append(mod.run(quick=quick, data_dir=data_dir, **kw))
         results[-1].settings["suite_seconds"] = round(time.perf_counter() - t0, 1)
         print(f"[bench] {name} took {results[-1].settings['suite_seconds']} s", file=sys.stderr, flush=True)
     return results

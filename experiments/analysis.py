@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from xner.langs import PAIRS
+from xner.langs import pair_of
 
 from .identity import baseline_variant, clean_key, condition_key, variant
 from .inference import INTERVALS, combine
@@ -249,7 +249,7 @@ class Analysis:
         same = [o for o in self.conds if o.model == c.model and o.target == c.target and o.base == c.base
                 and {self.test_id(r) for r in o.clean.values()} == tests]
         if which == "student1":
-            pair = next((p.hrl for p in PAIRS if p.lrl == c.target), None)
+            pair = pair_of(c.target)
             cands = [o for o in same if o.kind == "student" and len(o.sources) == 1 and o.plain]
             best = [o for o in cands if o.sources == (pair,)]
             fam = [o for o in cands if o.family == c.family]

@@ -10,18 +10,10 @@ runs them: this process (:meth:`Artifacts.for_group`) or Ray tasks (:mod:`.graph
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import inspect
 import json
 import logging
-import os
 import shutil
-import socket
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -31,121 +23,22 @@ import numpy as np
 from xner.errors import XnerError
 from xner.fingerprint import model_sha256
 from xner.hub import mbert_vocab
-from xner.io import dumps
 
+from .building import (
+    DONE,
+    OWNER,
+    artifact_key,
+    build_once,
+    build_record,
+    folder_lock,
+    fresh_kwargs,
+    read_done,
+)
 from .material import Material
 from .plan import Group, Teacher, languages, teacher_plan
 
 __all__ = ["DONE", "OWNER", "Artifacts", "Step", "artifact_key", "build_once", "build_record", "folder_lock",
            "read_done"]
-
-# -- artefact folders --------------------------------------------------------------------------------
-
-DONE = "DONE"
-OWNER = ".xner-artifact"  # in every folder build_once made: only such folders are ever deleted
-STAGING = ".staging"  # where folders are built; everything in it was made by build_once
-
-
-def read_done(d: Path) -> dict | None:
-    """A finished artefact's info, or None when its ``DONE`` marker is missing or damaged (not done)."""
-    try:
-        info = json.loads((d / DONE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None
-
-
-def build_record(d: Path) -> dict | None:
-    """Who built a finished artefact and when: ``{"artifact", "started", "built", "host", "pid"}``
-    (times in seconds since the epoch); None for a folder ``build_once`` did not make."""
-    try:
-        rec = json.loads((d / OWNER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return rec if isinstance(rec, dict) else None
-
-
-@contextmanager
-def folder_lock(root: Path, name: str) -> Iterator[None]:
-    """An exclusive inter-process lock on ``root/name`` (``flock`` on ``root/.name.lock``)."""
-    with open(root / f".{name}.lock", "a+b") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def build_once(root: Path, name: str, build: Callable[[Path], dict], resumable: bool = False) -> dict:
-    """The info of artefact folder ``root/name``, built by ``build(folder) -> info`` if not done yet.
-
-    Concurrent callers (threads or processes, e.g. two sweeps on one store) build it once: the
-    others wait for the lock, then reuse it.  The build runs in ``root/.staging``: a fresh folder, or
-    for ``resumable`` builds (training) ``.staging/name``, which a killed build leaves for the next
-    one to resume.  The finished folder gets its marker and is renamed into place; a damaged
-    folder it replaces is deleted only if ``build_once`` made it, else it is kept beside as
-    ``name.replaced-TIME``.
-    """
-    d = root / name
-    info = read_done(d)
-    if info is not None:
-        return info
-    root.mkdir(parents=True, exist_ok=True)
-    with folder_lock(root, name):
-        info = read_done(d)
-        if info is not None:
-            return info  # built by another sweep while this one waited
-        staging = root / STAGING
-        staging.mkdir(exist_ok=True)
-        for old in staging.glob(f"{name}.*"):  # left by a killed build of this very folder
-            shutil.rmtree(old, ignore_errors=True)
-        tmp = None if resumable else Path(tempfile.mkdtemp(prefix=f"{name}.", dir=staging))
-        work = staging / name if tmp is None else tmp / name
-        started = time.time()
-        try:
-            info = build(work)
-        except BaseException:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        work.mkdir(parents=True, exist_ok=True)
-        _write_synced(work / OWNER, json.dumps({"artifact": name, "started": started, "built": time.time(),
-                                                 "host": socket.gethostname(), "pid": os.getpid()}))
-        _write_synced(work / DONE, dumps(info, indent=2))
-        aside = None
-        if d.exists() or d.is_symlink():
-            aside = root / f"{name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-            os.rename(d, aside)
-        os.rename(work, d)
-        if aside is not None:
-            if (aside / OWNER).is_file() and not aside.is_symlink():
-                shutil.rmtree(aside, ignore_errors=True)
-            else:
-                logging.getLogger("xner.sweep").warning("%s had a damaged DONE marker and was not made by a "
-                                                        "sweep: kept as %s", d, aside)
-        if tmp is not None:  # (what else a build left beside its folder, e.g. a rejected export)
-            shutil.rmtree(tmp, ignore_errors=True)
-        return json.loads(dumps(info))  # as a later reader of DONE sees it
-
-
-# -- the sweep's models -------------------------------------------------------------------------------
-
-
-def artifact_key(obj) -> str:
-    """A short hash of an artefact's inputs (its folder name's suffix)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _fresh(fn) -> dict:  # a staging folder left by other inputs (a rebuilt base model) starts afresh
-    return {"overwrite": True} if "overwrite" in inspect.signature(fn).parameters else {}
-
 
 @dataclass(frozen=True)
 class Step:
@@ -279,26 +172,30 @@ class Artifacts:
         return {"hyperparameters": resolve(dcfg.pop("preset", "student"), **dcfg), "student": student,
                 "student_layers": layers}
 
-    def train_step(self, model: str, langs: tuple[str, ...], seed: int, sentences: int = 0) -> Step:
+    def train_step(self, model: str, langs: tuple[str, ...], seed: int, sentences: int = 0, share: int = 0) -> Step:
         """Fine-tuning ``model`` on the training material of ``langs`` with ``seed``; ``sentences``: on
-        that many sentences of one language's (:meth:`Material.part`, seeded by ``seed``)."""
-        n = int(sentences) if sentences and len(langs) == 1 and sentences < len(self.material.train(langs[0])) else 0
-        material = [(x, self.material.part_sha256(x, n, seed)) for x in langs]
-        sub = [{"sentences": n}] if n else []  # (keys of whole-material models stay as they were)
+        that many sentences of one language's (:meth:`Material.part`, seeded by ``seed``; ``share``: which
+        disjoint slice).  A teacher depends only on its language, its sentences and its seed, so every
+        student that needs the same one shares it."""
+        one = len(langs) == 1
+        n = int(sentences) if sentences and one and (share or sentences < len(self.material.train(langs[0]))) else 0
+        sh = int(share) if n else 0
+        material = [(x, self.material.part_sha256(x, n, seed, sh)) for x in langs]
+        sub = [{"sentences": n, **({"share": sh} if sh else {})}] if n else []  # (whole-material keys as they were)
         name = "train-" + artifact_key([self._model_key(model), material, self.train_hp(), int(seed), *sub])
-        return Step("train", name, (), (self.base_model(model), tuple(langs), int(seed), model, n))
+        return Step("train", name, (), (self.base_model(model), tuple(langs), int(seed), model, n, sh))
 
     def distill_steps(self, model: str, sources: tuple[str, ...], target: str, weighting: str,
                       seed: int, plan: list[Teacher] | None = None) -> list[Step]:
         """A student distilled with ``seed`` from the teachers of ``plan`` (:func:`.plan.teacher_plan`;
         default: one per source, trained with the same seed): the teachers' steps, then the student's."""
         plan = [Teacher(*t) for t in plan] if plan else [Teacher(s, seed, 0) for s in sources]
-        teachers = [self.train_step(model, (t.lang,), t.seed, t.sentences) for t in plan]
+        teachers = [self.train_step(model, (t.lang,), t.seed, t.sentences, t.share) for t in plan]
         d = self.distill_hp()
         names = [t.name for t in teachers]  # artefact names are hashes of their inputs
         langid = weighting != "uniform" and len(sources) > 1
         material = [self.material.sha256(target, "train"), names,
-                    [self.material.part_sha256(t.lang, t.sentences, t.seed) for t in plan] if langid else None]
+                    [self.material.part_sha256(t.lang, t.sentences, t.seed, t.share) for t in plan] if langid else None]
         name = f"distill-{artifact_key([material, target, weighting, d, int(seed)])}"
         paths = tuple(str(self.root / n) for n in names)
         base = paths[0] if d["student"] == "teacher" else self.base_model(model)
@@ -330,15 +227,16 @@ class Artifacts:
         fn = {"train": self._train, "distill": self._distill, "export": self._export}[step.kind]
         return build_once(self.root, step.name, partial(fn, *step.args), resumable=step.kind != "export")
 
-    def _train(self, base: str, langs: tuple[str, ...], seed: int, model: str, sentences: int, d: Path) -> dict:
+    def _train(self, base: str, langs: tuple[str, ...], seed: int, model: str, sentences: int, share: int,
+               d: Path) -> dict:
         from xner.training.finetune import finetune
 
-        card = finetune(base, [self.material.part(x, sentences, seed) for x in langs], None, d, self.train_hp(),
+        card = finetune(base, [self.material.part(x, sentences, seed, share) for x in langs], None, d, self.train_hp(),
                         seed=seed, setting="multi" if len(langs) > 1 else "single", data=self.data_name,
-                        **_fresh(finetune))
+                        **fresh_kwargs(finetune))
         shutil.rmtree(d / "checkpoints", ignore_errors=True)  # only for resuming; a finished model needs none
         return {"model": model, "langs": langs, "seed": seed, "steps": card["steps"],
-                **({"sentences": sentences} if sentences else {})}
+                **({"sentences": sentences} if sentences else {}), **({"share": share} if share else {})}
 
     def _distill(self, teachers: tuple[str, ...], base: str, parts: tuple[Teacher, ...], target: str, weighting: str,
                  seed: int, langid: bool, out: Path) -> dict:
@@ -347,10 +245,11 @@ class Artifacts:
         d = self.distill_hp()
         t = self.material.train(target)
         unl = t.with_tags(np.zeros_like(t.tags))
-        srcs = [self.material.part(t[0], t[2], t[1]) for t in parts] if langid else None
+        srcs = [self.material.part(t.lang, t.sentences, t.seed, t.share) for t in map(lambda x: Teacher(*x), parts)] \
+            if langid else None
         card = distill(list(teachers), unl, base, out, d["hyperparameters"], seed=seed, weighting=weighting,
                        source_corpora=srcs, student_layers=d["student_layers"], data=self.data_name,
-                       **_fresh(distill))
+                       **fresh_kwargs(distill))
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
         return {"teachers": list(teachers), "weights": card["weights"], "seed": seed}
 

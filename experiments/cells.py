@@ -96,6 +96,10 @@ def evaluate_group(onnx_dir: str, job: CellJob, g: Group, cells: list[dict],
     clean, clean_row = clean_cell(rt, corpus, job.bootstrap, cache)
     common = {"overlap": {k: v for k, v in ov.items() if isinstance(v, float | int)},
               "test_sentences": len(corpus), "material_sentences": len(train)}
+    if g.setting == "student":  # what the report's source-set regression reads, measured once per model
+        from .sourcesets import measured_properties
+
+        common["set_properties"] = measured_properties(onnx_dir, g, corpus, mat.sha256(g.target, "test"))
     out = []
     for p in cells:
         if p["perturbation"] == "clean":

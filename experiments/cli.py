@@ -36,6 +36,10 @@ def _sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plan", action="store_true",
                    help="only list the conditions, the models to train, distil and export (and which are built), the "
                    "cells and an estimate of the cost; runs, trains and downloads nothing")
+    from xner.robustness.cli import add_gates
+
+    add_gates(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --junit file xner did not write")
     p.add_argument("--power", default=None, metavar="STORE",
                    help="with --plan: project the minimum detectable effect of each declared contrast for 3, 5 and 10 "
                    "training seeds (the config's targets and test size) from a pilot store's variance components")
@@ -79,12 +83,25 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
         emit(args, pl, render_plan(pl) if not getattr(args, "json", False) else
              f"plan of {pl['config']}: {pl['cells']} cells, estimate {pl['estimate_seconds']:.0f} s")
         return 0
+    from xner.robustness.cli import apply_gates, parse_gates
+
+    args.out = None
+    parse_gates(args, [args.data_dir, store])
     set_torch_threads()
     r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address,
                   artifacts=args.artifacts)
     emit(args, {"config": cfg["name"], **r}, f"sweep {cfg['name']} (run {r['run']}): {r['cells']} cells, "
          f"{r['skipped']} already done, {r['written']} written -> {r['store']}")
-    return 0
+    if not args._gates:
+        return 0
+    from .store import Store
+
+    with Store(store) as st:  # every cell of this run is a test case of the gates it matches
+        rows = [{**row, **{k: row["params"][k] for k in ("perturbation", "rate", "seed")},
+                 "case": f"{row['params']['model']} {row['params'].get('label') or row['params']['setting']} "
+                         f"{'+'.join(row['params']['sources'])}->{row['params']['target']} "
+                         f"train seed {row['params'].get('train_seed', 0)}"} for row in st.rows(r["run"])]
+    return apply_gates(args, rows, [args.data_dir, store])
 
 
 def _selection(p: argparse.ArgumentParser) -> None:

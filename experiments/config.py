@@ -65,6 +65,9 @@ def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
     for s in cfg["settings"]:
         if s.get("kind") not in SETTING_KINDS:
             raise XnerError(f"setting kind must be one of {', '.join(SETTING_KINDS)}; got {s.get('kind')!r}")
+    from .sourcesets import expand
+
+    expand(cfg)  # sources = "random:K": S source sets per target, each a setting of its own
     cfg.setdefault("perturbations", ["entity_swap_shared", "context_swap", "entity_and_context", "name_swap",
                                      "place_swap"])
     from .plan import perturbation_entry, perturbation_rates
@@ -107,6 +110,10 @@ def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
     gpus = cfg.setdefault("gpus_per_task", 0)
     if isinstance(gpus, bool) or not isinstance(gpus, int | float) or gpus < 0:
         raise XnerError(f"'gpus_per_task' must be a number >= 0 (a fraction shares a GPU); got {gpus!r}")
+    rr = cfg.get("ray_resources") or {}
+    if not isinstance(rr, dict) or not all(isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+                                           and v > 0 for k, v in rr.items()):
+        raise XnerError(f"'ray_resources' is a table of custom Ray resources per task, e.g. {{ xner = 1 }}; got {rr!r}")
     if not isinstance(cfg.get("mlm") or "", str):  # the masked LM that fills context_mask (none: the mask token)
         raise XnerError(f"'mlm' is a masked LM (a folder or hub id); got {cfg['mlm']!r}")
     from .contrasts import check_declarations

@@ -27,10 +27,13 @@ __all__ = ["build_step", "evaluate_after", "resources", "run_ray"]
 
 def resources(cfg: dict, kind: str = "train") -> dict:
     """The Ray resources of a task of ``kind``: training and distillation take ``cpus_per_task``
-    CPUs and ``gpus_per_task`` GPUs (config keys, default 1 and 0); exports and cells one CPU."""
+    CPUs and ``gpus_per_task`` GPUs (config keys, default 1 and 0); exports and cells one CPU; every
+    task also takes the config's ``ray_resources`` (custom resources, e.g. ``{ xner = 1 }`` on nodes
+    started with ``--resources '{"xner": 1}'``: one task per node at a time, on every node)."""
+    extra = {"resources": dict(cfg["ray_resources"])} if cfg.get("ray_resources") else {}
     if kind in ("train", "distill"):
-        return {"num_cpus": int(cfg.get("cpus_per_task", 1)), "num_gpus": float(cfg.get("gpus_per_task", 0))}
-    return {"num_cpus": 1, "num_gpus": 0}
+        return {"num_cpus": int(cfg.get("cpus_per_task", 1)), "num_gpus": float(cfg.get("gpus_per_task", 0)), **extra}
+    return {"num_cpus": 1, "num_gpus": 0, **extra}
 
 
 def build_step(spec: tuple, step: Step, *after) -> dict:

@@ -65,11 +65,12 @@ def group_identity(arts: Artifacts, g: Group, bootstrap: int, incremental: bool 
     student = g.setting == "student"
     extra: dict = {}
     material = {lang: mat.sha256(lang, "train") for lang in material_langs(g)}
-    if student and (g.budget or g.teachers > 1):
+    if student and (g.budget or g.teachers > 1 or g.shares):
         parts = material_parts(g, lambda x: len(mat.train(x)))
         extra = {"budget": g.budget or None, "teachers": [
             {"lang": t.lang, "seed": t.seed, "sentences": t.sentences or len(mat.train(t.lang)),
-             "sha256": mat.part_sha256(t.lang, t.sentences, t.seed)} for t in parts]}
+             "sha256": mat.part_sha256(t.lang, t.sentences, t.seed, t.share), **({"share": t.share} if t.share else {})}
+            for t in parts]}
         # what the teachers saw (seeded parts: they change with the training seed) and, seed-independent,
         # the material they were drawn from (what the condition key compares across training seeds)
         extra["material_base"] = {lang: mat.sha256(lang, "train") for lang in dict.fromkeys(t.lang for t in parts)}
@@ -140,7 +141,7 @@ def condition_key(params: dict, drop: tuple[str, ...] = ()) -> str:
     data = dict(ident.get("data") or {})
     # a budget or ensemble student's teachers train on seeded parts, drawn anew for each training seed: the
     # condition holds what they were drawn from and each teacher's language and size, not the draw itself
-    teachers = [(t.get("lang"), t.get("sentences")) for t in ident.get("teachers") or []] or None
+    teachers = [(t.get("lang"), t.get("sentences"), t.get("share", 0)) for t in ident.get("teachers") or []] or None
     within = {"material": data.get("material_base") or data.get("material"), "distilled_on": data.get("distilled_on"),
               "test": data.get("test"), "teachers": teachers}
     key = {"shown": shown, "variant": variant(params, drop_model="model" in drop), "data": within}

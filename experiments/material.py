@@ -70,46 +70,52 @@ class Material:
     def test(self, lang: str) -> Corpus:
         return self.corpus(lang, "test")
 
-    def part(self, lang: str, sentences: int = 0, seed: int = 0) -> Corpus:
+    def part(self, lang: str, sentences: int = 0, seed: int = 0, share: int = 0) -> Corpus:
         """A teacher's share of ``lang``'s training material: all of it (``sentences`` 0, or as many
-        as it has), else ``sentences`` of them, the first of a permutation seeded by ``seed`` (the
-        teacher's training seed), kept in corpus order; the same seed gives nested subsets."""
+        as it has), else ``sentences`` of them: slice ``share`` (0: the first ``sentences``) of a
+        permutation seeded by ``seed`` (the teacher's training seed), kept in corpus order; the same
+        seed gives nested subsets, different shares of one seed disjoint ones."""
         full = self.train(lang)
-        if not sentences or sentences >= len(full):
+        if not sentences or (sentences >= len(full) and not share):
             return full
-        key = (lang, int(sentences), int(seed))
+        key = (lang, int(sentences), int(seed), int(share))
         if key not in self._parts:
-            idx = np.sort(np.random.default_rng(int(seed)).permutation(len(full))[: int(sentences)])
+            a = int(share) * int(sentences)
+            if a + int(sentences) > len(full):
+                raise ValueError(f"share {share} of {sentences} sentences needs {a + int(sentences)} of {lang}, "
+                                 f"which has {len(full)}")
+            idx = np.sort(np.random.default_rng(int(seed)).permutation(len(full))[a: a + int(sentences)])
             c = full.subset(idx)
-            c.meta["budget"] = {"sentences": int(sentences), "seed": int(seed)}
+            c.meta["budget"] = {"sentences": int(sentences), "seed": int(seed), **({"share": int(share)} if share else {})}
             self._parts[key] = c
         return self._parts[key]
 
-    def part_sha256(self, lang: str, sentences: int = 0, seed: int = 0) -> str:
+    def part_sha256(self, lang: str, sentences: int = 0, seed: int = 0, share: int = 0) -> str:
         """Content fingerprint of :meth:`part` (that of the whole material when it is all of it)."""
-        if not sentences or sentences >= len(self.train(lang)):
+        if not sentences or (sentences >= len(self.train(lang)) and not share):
             return self.sha256(lang, "train")
-        key = (lang, f"part:{int(sentences)}:{int(seed)}")
+        key = (lang, f"part:{int(sentences)}:{int(seed)}:{int(share)}")
         if key not in self._sha:
-            self._sha[key] = corpus_sha256(self.part(lang, sentences, seed))
+            self._sha[key] = corpus_sha256(self.part(lang, sentences, seed, share))
         return self._sha[key]
 
     def training_parts(self, parts) -> Corpus:
-        """The union of (language, seed, sentences) parts (``plan.material_parts``: e.g. a student's
-        teachers'), per language in order of first appearance: a language's whole material if any part
-        is all of it, else the union of its parts' sentences."""
+        """The union of (language, seed, sentences[, share]) parts (``plan.material_parts``: e.g. a
+        student's teachers'), per language in order of first appearance: a language's whole material if
+        any part is all of it, else the union of its parts' sentences."""
         by_lang: dict[str, list] = {}
-        for lang, seed, n in parts:
-            by_lang.setdefault(lang, []).append((int(seed), int(n)))
+        for lang, seed, n, *rest in parts:
+            by_lang.setdefault(lang, []).append((int(seed), int(n), int(rest[0]) if rest else 0))
         out = []
         for lang, ps in by_lang.items():
             full = self.train(lang)
-            if any(not n or n >= len(full) for _, n in ps):
+            if any(not n or (n >= len(full) and not sh) for _, n, sh in ps):
                 out.append(full)
             elif len(ps) == 1:
-                out.append(self.part(lang, ps[0][1], ps[0][0]))
+                out.append(self.part(lang, ps[0][1], ps[0][0], ps[0][2]))
             else:
-                idx = np.unique(np.concatenate([np.random.default_rng(s).permutation(len(full))[:n] for s, n in ps]))
+                idx = np.unique(np.concatenate([np.random.default_rng(s).permutation(len(full))[sh * n: (sh + 1) * n]
+                                                for s, n, sh in ps]))
                 out.append(full.subset(idx))
         return out[0] if len(out) == 1 else concat(out, lang="+".join(by_lang))
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from xner.errors import XnerError
 
-__all__ = ["lapt_model", "Group", "Teacher", "condition_label", "ensemble_size", "languages", "material_langs", "material_parts",
+__all__ = ["lapt_model", "Group", "Teacher", "condition_label", "disjoint_shares", "ensemble_size", "languages", "material_langs", "material_parts",
            "pair_source", "perturbation_entry", "perturbation_rates", "plan", "resolve_sources", "setting_label",
            "setting_sources", "special", "teacher_plan"]
 
@@ -25,24 +25,24 @@ ENSEMBLE_STRIDE = 1000
 
 def pair_source(target: str) -> str:
     """The study's paired high-resource language of a target (the single-best source, fixed a priori)."""
-    from xner.langs import PAIRS
+    from xner.langs import pair_of
 
-    hrl = [p.hrl for p in PAIRS if p.lrl == target]
-    if not hrl:
+    hrl = pair_of(target)
+    if hrl is None:
         raise XnerError(f"no study pair for target {target!r}")
-    return hrl[0]
+    return hrl
 
 
 def _mixed(target: str, k: int) -> list[str]:
     """``mixed:k``: the k-1 most related sources, then the first unrelated source written in the
     target's script (else the first unrelated one), so that "more diverse" adds a language of another
     family without adding a script where the registry offers one in the target's script."""
-    from xner.langs import SOURCE_GROUPS, language, source_group
+    from xner.langs import SOURCE_GROUPS, base_code, language, source_group
 
     if k < 2:
         raise XnerError("mixed:k needs k >= 2 (k-1 related sources and one unrelated)")
     related = source_group(target, "related", k - 1)
-    unrelated = SOURCE_GROUPS[target]["unrelated"]
+    unrelated = SOURCE_GROUPS[base_code(target)]["unrelated"]
     script = getattr(language(target), "script", None)
     same = [x for x in unrelated if getattr(language(x), "script", None) == script]
     return [*related, (same or unrelated)[0]]
@@ -82,27 +82,37 @@ def setting_sources(s: dict, target: str) -> str:
 
 
 def ensemble_size(s: dict) -> int:
-    """Teachers per source language of a student setting: ``teachers = "seeds:n"`` (or n) -> n, default 1."""
+    """Teachers per source language of a student setting: ``teachers = "seeds:n"`` (or n; n teachers
+    differing by seed) or ``"shares:n"`` (n teachers on disjoint shares of one labelled budget) -> n,
+    default 1."""
     t = s.get("teachers", 1)
-    if isinstance(t, str) and t.startswith("seeds:"):
-        t = t[6:]
+    if isinstance(t, str) and t.startswith(("seeds:", "shares:")):
+        t = t.split(":", 1)[1]
     try:
         n = int(t)
     except (TypeError, ValueError):
         n = 0
     if isinstance(t, bool) or n < 1:
-        raise XnerError(f"'teachers' is \"seeds:N\" (N teachers per source language, differing by seed); got "
-                        f"{s.get('teachers')!r}")
+        raise XnerError(f"'teachers' is \"seeds:N\" (N teachers per source language, differing by seed) or "
+                        f"\"shares:N\" (N teachers on disjoint shares of the labelled budget); got {s.get('teachers')!r}")
     return n
+
+
+def disjoint_shares(s: dict) -> bool:
+    """``teachers = "shares:N"``: the teachers split one labelled budget into disjoint shares."""
+    return isinstance(s.get("teachers"), str) and s["teachers"].startswith("shares:")
 
 
 class Teacher(NamedTuple):
     """One teacher of a student: its language, training seed and training sentences (0: the
-    language's whole training material; n: a seeded subset of n sentences, see ``Material.part``)."""
+    language's whole training material; n: a seeded subset of n sentences, see ``Material.part``) and
+    which share of the seeded permutation (0: its first n sentences; i: sentences i*n to (i+1)*n, so
+    teachers of different shares never see the same sentence)."""
 
     lang: str
     seed: int
     sentences: int = 0
+    share: int = 0
 
 
 def languages(cfg: dict) -> list[str]:
@@ -169,7 +179,7 @@ def condition_label(s: dict) -> str:
     if kind == "student" and _budget(s):
         out += f" budget={s['budget']}"
     if kind == "student" and ensemble_size(s) > 1:
-        out += f" seeds:{ensemble_size(s)}"
+        out += f" {'shares' if disjoint_shares(s) else 'seeds'}:{ensemble_size(s)}"
     return out
 
 
@@ -197,8 +207,9 @@ class Group:
     train_seed: int = 0
     spec: str = ""  # the config's sources spec for this target (pair, related:2, en,ru; native: "")
     budget: int | str = 0  # students: labelled sentences split across the teachers (0: none; "pair")
-    teachers: int = 1  # students: teachers per source language (seeds:n)
+    teachers: int = 1  # students: teachers per source language (seeds:n or shares:n)
     condition: str = ""  # the setting's label in reports (see condition_label)
+    shares: bool = False  # teachers = "shares:n": disjoint shares of the budget instead of seeds
 
     @property
     def label(self) -> str:
@@ -212,23 +223,32 @@ def teacher_plan(g: Group, size: Callable[[str], int] | None = None) -> list[Tea
     a teacher): for each source, ``g.teachers`` teachers with seeds ``train_seed`` (one teacher) or
     ``train_seed * 1000 + i`` (i = 0..n-1); with a ``budget`` of N labelled sentences (``"pair"``: the
     size of the pair language's training material, ``size(lang)``), each of the K teachers trains on
-    floor(N / K) sentences of its language (the whole material when it has no more)."""
+    floor(N / K) sentences of its language (the whole material when it has no more).  With
+    ``shares`` (``teachers = "shares:n"``) the n teachers of a language share the training seed and
+    take disjoint slices of one seeded permutation: floor(N / n) sentences each, none seen twice."""
     n_each = max(1, int(g.teachers))
     k = len(g.sources) * n_each
     per = 0
-    if g.budget:
-        if g.budget != "pair":
-            total = int(g.budget)
+    budget = g.budget or ("pair" if g.shares else 0)
+    if budget:
+        if budget != "pair":
+            total = int(budget)
         elif size is None:
             raise XnerError("budget = \"pair\" needs the material's sizes")
         else:
             total = size(pair_source(g.target))
         per = total // k
         if per < 1:
-            raise XnerError(f"budget {g.budget} ({total} sentences) is less than one sentence per teacher ({k})")
+            raise XnerError(f"budget {budget} ({total} sentences) is less than one sentence per teacher ({k})")
     out = []
     for lang in g.sources:
         for i in range(n_each):
+            if g.shares:
+                if size is not None and per * n_each > size(lang):
+                    raise XnerError(f"{n_each} disjoint shares of {per} sentences need {per * n_each} of {lang}, "
+                                    f"which has {size(lang)}")
+                out.append(Teacher(lang, g.train_seed, per, i))
+                continue
             seed = g.train_seed if n_each == 1 else g.train_seed * ENSEMBLE_STRIDE + i
             out.append(Teacher(lang, seed, per if per and (size is None or per < size(lang)) else 0))
     return out
@@ -279,13 +299,15 @@ def plan(cfg: dict) -> list[tuple[Group, list[dict]]]:
                 extra_s = {}
                 if special(s):
                     extra_s = {"label": condition_label(s), **({"budget": budget} if budget else {}),
-                               **({"teachers": n_teachers} if n_teachers > 1 else {})}
+                               **({"teachers": n_teachers} if n_teachers > 1 else {}),
+                               **({"shares": True} if disjoint_shares(s) else {}),
+                               **({"source_set": s["source_set"]} if s.get("source_set") else {})}
                 m = lapt_model(model, target) if s.get("lapt") else model  # adapted to the target first
                 if s.get("lapt"):
                     extra_s["lapt"] = True
                 for train_seed in cfg.get("train_seeds", [0]):
                     g = Group(m, kind, sources, target, weighting, int(train_seed), spec, budget, n_teachers,
-                              condition_label(s))
+                              condition_label(s), disjoint_shares(s))
                     base = {"model": m, "setting": kind, "sources_spec": spec, "sources": list(sources),
                             "target": target, "weighting": weighting, "train_seed": int(train_seed), **extra_s}
                     cells = [{**base, "perturbation": "clean", "rate": None, "seed": None}]

@@ -29,7 +29,16 @@ from .estimate import (
     training_steps,
 )
 from .material import Material
-from .plan import Group, condition_label, ensemble_size, plan, resolve_sources, setting_sources, teacher_plan
+from .plan import (
+    Group,
+    condition_label,
+    disjoint_shares,
+    ensemble_size,
+    plan,
+    resolve_sources,
+    setting_sources,
+    teacher_plan,
+)
 
 __all__ = ["render_plan", "sweep_plan"]
 
@@ -44,15 +53,18 @@ def _conditions(cfg: dict, groups: list[tuple[Group, list[dict]]], size) -> list
         for t in cfg["targets"]:
             src = [t] if kind == "native" else resolve_sources(setting_sources(s, t), t)
             sources[t] = src + [t] if kind == "joint" else src
-            if student and s.get("budget"):
+            if student and (s.get("budget") or disjoint_shares(s)):
                 g = next(g for g, _ in groups if g.condition == label and g.target == t)
                 per[t] = sorted({x.sentences or size(x.lang) for x in teacher_plan(g, size)})
         n = ensemble_size(s) if student else 1
+        budget = s.get("budget") or ("pair" if student and disjoint_shares(s) else None)
         out.append({"label": label, "setting": kind, "sources": sources,
                     "weighting": s.get("weighting", "uniform") if student else None,
-                    "budget": {"spec": s["budget"], "sentences_per_teacher": per} if student and s.get("budget") else None,
-                    "teachers": {"per_language": n, "seeds": "train_seed" if n == 1 else "train_seed*1000+i"}
+                    "budget": {"spec": budget, "sentences_per_teacher": per} if student and budget else None,
+                    "teachers": {"per_language": n, "seeds": "train_seed" if n == 1 or disjoint_shares(s)
+                                 else "train_seed*1000+i", **({"disjoint_shares": True} if disjoint_shares(s) else {})}
                     if student else None,
+                    **({"source_set": s["source_set"]} if s.get("source_set") else {}),
                     "train_seeds": list(cfg["train_seeds"]),
                     "cells": {t: cells[(label, t)] for t in cfg["targets"]}})
     return out
@@ -62,12 +74,13 @@ def _model(arts: Artifacts, step: Step, g: Group, named: bool, size, cores: int,
     """One artefact of the plan with its estimated seconds (0 when built)."""
     m = {"kind": step.kind, "artifact": step.name if named else None, "model": g.model}
     if step.kind == "train":
-        _, langs, seed, _, n = step.args
+        _, langs, seed, _, n, share = step.args
         sentences = n or sum(size(x) for x in langs)
         hp = arts.train_hp()
         steps = training_steps(hp, sentences)
         secs = steps * step_seconds(msize, int(hp["batch_size"]), cores) + group_seconds(msize, 0, 0, cores)
-        m.update(languages=list(langs), sentences=sentences, subset=bool(n), seed=seed, steps=steps)
+        m.update(languages=list(langs), sentences=sentences, subset=bool(n), seed=seed, steps=steps,
+                 **({"share": share} if share else {}))
     elif step.kind == "distill":
         _, _, parts, target, weighting, seed, _ = step.args
         hp = arts.distill_hp()["hyperparameters"]
@@ -75,7 +88,8 @@ def _model(arts: Artifacts, step: Step, g: Group, named: bool, size, cores: int,
         secs = steps * step_seconds(msize, int(hp["batch_size"]), cores) \
             + group_seconds(msize, len(parts), size(target), cores)
         m.update(languages=[t[0] for t in parts], target=target, weighting=weighting, seed=seed,
-                 teachers=[{"lang": t[0], "seed": t[1], "sentences": t[2] or size(t[0])} for t in parts],
+                 teachers=[{"lang": t[0], "seed": t[1], "sentences": t[2] or size(t[0]),
+                            **({"share": t[3]} if len(t) > 3 and t[3] else {})} for t in parts],
                  unlabelled_sentences=size(target), steps=steps)
     else:
         model_dir, target = step.args
@@ -140,8 +154,18 @@ def sweep_plan(config: str | dict, data_dir: str | None = None, repair: str = "c
     total = round(sum(by_kind.values()), 1)
     quant = 1.25 if cfg["export"].get("quantize") or cfg["export"].get("fp16") else 1.0  # + the int8/fp16 graph
     disk = sum(4 * sizes[m["model"]][0] * (quant if m["kind"] == "export" else 1.0) for m in listed if not m["built"])
+    conditions = _conditions(cfg, groups, size)
+    uses = sum(len(m.get("teachers") or []) for m in listed if m["kind"] == "distill")
+    sets: dict[str, dict[str, list]] = {}
+    for c in conditions:
+        if c.get("source_set"):
+            for t, src in c["sources"].items():
+                sets.setdefault(t, {}).setdefault(f"K={c['source_set']['k']}", []).append(
+                    {"label": c["label"], "sources": src, "weighting": c["weighting"]})
     return {"config": cfg.get("name", ""), "train_seeds": list(cfg["train_seeds"]), "targets": list(cfg["targets"]),
-            "artifacts": str(root), "conditions": _conditions(cfg, groups, size), "models": listed,
+            "artifacts": str(root), "conditions": conditions, "models": listed,
+            "source_sets": sets, "teacher_sharing": {"teachers": sum(m["kind"] == "train" for m in listed),
+                                                     "used_by_students": uses},
             "counts": {k: {"planned": sum(m["kind"] == k for m in listed),
                            "built": sum(bool(m["built"]) for m in listed if m["kind"] == k)}
                        for k in ("init", "pretrain", "train", "distill", "export")},
@@ -188,6 +212,15 @@ def render_plan(p: dict) -> str:
             what = f"{m['of'] or '?'} gated on {m['target']} ({m['gate_sentences']} sentences)"
         state = "built" if m["built"] else f"~{m['seconds']:.0f} s"
         lines.append(f"  {m['kind']:<7} {name:<26} {what}  {state}")
+    if p.get("source_sets"):
+        lines += ["", "source sets (per target and K; teachers depend only on language, labelled share and seed, so "
+                  f"sets share them: {p['teacher_sharing']['teachers']} teachers serve "
+                  f"{p['teacher_sharing']['used_by_students']} teacher slots of the students):"]
+        for t, by_k in p["source_sets"].items():
+            for k, ss in by_k.items():
+                lines.append(f"  {t} {k}: " + "  ".join(f"{','.join(x['sources'])}"
+                                                      + (f" ({x['weighting']})" if x["weighting"] != "uniform" else "")
+                                                      for x in ss))
     n = p["counts"]
     e = p["estimate"]
     lines += ["", "to build: " + ", ".join(f"{k} {v['planned'] - v['built']} of {v['planned']}" for k, v in n.items()

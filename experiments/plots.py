@@ -16,9 +16,9 @@ __all__ = ["plots", "relatedness"]
 
 def relatedness(p: dict) -> str:
     """'related' or 'unrelated' by the registry's source groups of the target (else 'related' for a pair)."""
-    from xner.langs import SOURCE_GROUPS
+    from xner.langs import SOURCE_GROUPS, base_code
 
-    g = SOURCE_GROUPS.get(p["target"], {})
+    g = SOURCE_GROUPS.get(base_code(p["target"]), {})
     if set(p["sources"]) <= set(g.get("unrelated", [])):
         return "unrelated"
     return "related"

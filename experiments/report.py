@@ -332,6 +332,11 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
     dec = _declared(tables)
     if dec is not None:
         doc.sections.append(dec)
+    from .report_sets import sets_section
+
+    sets = sets_section(an, (chosen or {}).get("config") or {}, out, n_boot)
+    if sets is not None:
+        doc.sections.append(sets)
     # -- per perturbation and rate
     ref = reference()
     per = Section("ΔF1 per perturbation and rate", blocks=[

@@ -67,7 +67,9 @@ def export_torch(model_dir: str, out: Path, opset: int = 18) -> Path:
         torch.onnx.export(Wrapper(model), tuple(args), str(path), input_names=list(names), output_names=["logits"],
                           dynamic_axes=dyn, opset_version=opset, dynamo=False)
     model.config.save_pretrained(out)
-    tok.save_pretrained(out)
+    from xner.hf import save_tokenizer
+
+    save_tokenizer(tok, out)
     return path
 
 

@@ -139,7 +139,8 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
                        "statistics. Rows go to --out as JSONL; a table is printed.")
     p.add_argument("--model", required=True, help="ONNX folder from xner export")
     _add_common(p)
-    p.add_argument("--perturbations", default="all", help="all, or comma-separated names (a+b for combinations)")
+    p.add_argument("--perturbations", default="all",
+                   help="all, or comma-separated names (a+b for combinations; NAME:RATE for a rate of its own)")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="a cited perturbation set instead of --perturbations: "
                    + "; ".join(f"{k}: {', '.join(s for s, _ in r.entries)}" for k, r in sorted(RECIPES.items())))
     p.add_argument("--rates", default=None, help="comma-separated rates (or 'none'); default: each perturbation's")
@@ -151,11 +152,53 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-batch-dependent", action="store_true",
                    help="incremental evaluation of a dynamically quantised variant anyway (not exact: its tags depend "
                    "on batch-mates; refused by default)")
+    add_gates(p)
+    p.add_argument("--variant", help="which graph of the export folder: fp32 (model.onnx), O2, int8, int8-dynamic, "
+                   "O2_int8, fp16, ... or a file name (default: the one the export made last, as its report says)")
     add_runtime(p)
     add_out(p, required=False, help="JSONL file for the rows")
     add_overwrite(p)
     add_console(p)
     p.set_defaults(func=run_evaluate, **logs_to(_beside))
+
+
+def add_gates(p: argparse.ArgumentParser) -> None:
+    """Robustness gates for CI (``robustness/gates.py``): thresholds, pass/fail per test, exit 4, JUnit XML."""
+    p.add_argument("--require", action="append", default=[], metavar="NAME:METRIC>=X",
+                   help="a threshold every evaluated row of perturbation NAME (or * for all) must meet; METRIC: "
+                   "delta_f1, delta_f1_lo (the interval's lower end), relative_drop or f1, as fractions (>= or <=); "
+                   "repeatable. Any failing gate exits 4")
+    p.add_argument("--require-file", metavar="TOML", default=None,
+                   help="gates as [[require]] tables (perturbation, metric, op, value, min_pass_rate)")
+    p.add_argument("--junit", metavar="FILE", default=None, help="write the gates' results as JUnit XML")
+
+
+def apply_gates(args: argparse.Namespace, rows: list[dict], inputs: list) -> int:
+    """Check the rows against the command's gates: print pass/fail per gate, write JUnit XML when asked;
+    returns the exit code (0, or 4 when a gate failed)."""
+    from xner.io import atomic_write
+
+    from .gates import check, junit_xml, render
+
+    outcomes = check(rows, args._gates)
+    if not outcomes:
+        return 0
+    say(render(outcomes), important=True)
+    if args.junit:
+        atomic_write(args.junit, [junit_xml(outcomes)])
+        record_file(args.junit, "xner gates")
+    return 4 if any(not o.passed for o in outcomes) else 0
+
+
+def parse_gates(args: argparse.Namespace, inputs: list) -> None:
+    """Read the gates before any work (a bad threshold fails fast) and claim the JUnit file."""
+    from .gates import load_gates, parse_gate
+
+    args._gates = [parse_gate(g) for g in args.require] + (load_gates(args.require_file) if args.require_file else [])
+    if args.junit:
+        if not args._gates:
+            raise XnerError("--junit needs gates (--require or --require-file)")
+        claim_file(args.junit, inputs=[*inputs, args.out], overwrite=args.overwrite, flag="--junit")
 
 
 def _inputs(args: argparse.Namespace, src) -> list:
@@ -183,14 +226,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .perturbations import parse_rates
     from .recipes import recipe_specs
 
-    runtime = Runtime(args.model, provider=args.provider, threads=args.threads)
+    runtime = Runtime(args.model, provider=args.provider, threads=args.threads, file_name=args.variant)
     if args.recipe:
         perts = recipe_specs(args.recipe)
     else:
         perts = all_perturbations() if args.perturbations == "all" else [x for x in args.perturbations.split(",") if x]
-        from .perturbations import ALIASES
+        from .perturbations import ALIASES, parse_rate
 
-        named = [ALIASES.get(x, x) for x in perts]  # entity_and_context is entity_swap_shared+context_swap
+        # NAME:RATE gives a perturbation its own rate (--rates then applies to none of them)
+        perts = [(x.split(":")[0], {"rate": parse_rate(x.split(":", 1)[1])}) if ":" in x else x for x in perts]
+        if args.rates and any(isinstance(x, tuple) for x in perts):
+            raise XnerError("give rates either per perturbation (--perturbations NAME:RATE,...) or with --rates")
+        named = [ALIASES.get(x if isinstance(x, str) else x[0], x if isinstance(x, str) else x[0]) for x in perts]
         twice = sorted({x for x in named if named.count(x) > 1})
         if twice:
             raise XnerError(f"--perturbations lists {', '.join(twice)} twice: each would repeat the same rows")
@@ -198,6 +245,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     corpus, ctx, src = _context(args, runtime, _needs_vectors(made))
     if args.out:
         claim_file(args.out, inputs=_inputs(args, src), overwrite=args.overwrite)
+    parse_gates(args, _inputs(args, src))
     rates = parse_rates(args.rates) if args.rates else None
     if rates and len({repr(r) for r in rates}) != len(rates):
         raise XnerError(f"--rates lists a rate twice ({args.rates}): each would repeat the same rows")
@@ -211,7 +259,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise XnerError(f"--bootstrap is a number of resamples (0 for no intervals), got {args.bootstrap}")
     meta = {"model": args.model, "data": src.name, "lang": args.lang, "split": args.split,
             "split_scheme": args.split_scheme, "split_seed": args.split_seed, "train_lang": args.train_langs,
-            "provider": runtime.provider, "recipe": args.recipe}
+            "provider": runtime.provider, "variant": runtime.variant, "recipe": args.recipe}
     rows = []
     total = 1 + len(perts) * len(rates or [1]) * len(seeds)
     with progress(total, "evaluate", unit="cell") as bar:
@@ -232,4 +280,4 @@ def run_evaluate(args: argparse.Namespace) -> int:
     emit(args, {"meta": run_meta(**meta), "rows": rows},
          render(rows) + "\ntime: " + ", ".join(f"{k} {v:.2f} s ({100 * v / tot:.1f}%)" for k, v in secs.items())
          + "  (vectors = model inference for context_swap's word vectors)")
-    return 0
+    return apply_gates(args, rows, _inputs(args, src))

@@ -136,7 +136,7 @@ def test_report_csv_and_results_carry_the_same_numbers(tmp_path, capsys):
 
 
 def test_config_declarations_are_checked():
-    base = load_config("diversity")
+    base = load_config("diversity-legacy")
     assert any(c["primary"] for c in base["contrasts"]) and base["endpoint"]["rate"] == 0.3
     for bad in ({"contrasts": [{"a": "nope", "b": "pair K=1"}]},
                 {"contrasts": [{"a": "pair K=1", "b": "pair K=1"}]},
@@ -152,7 +152,7 @@ def test_plan_power_projects_mde_from_a_pilot(tmp_path, capsys):
     store = tmp_path / "pilot.sqlite"
     _store(store)
     cfg = tmp_path / "cfg.toml"
-    base = load_config("diversity")
+    base = load_config("diversity-legacy")
     lines = ['name = "pw"', 'targets = ["af", "ast", "ms", "fa"]', "test_max_sentences = 600",
              '[models.tiny]', 'init = { arch = "bert", hidden = 32, layers = 1, heads = 2 }',
              "[endpoint]", 'perturbations = ["char_noise", "name_swap"]', "rate = 0.3", 'measure = "relative_drop"']

@@ -79,7 +79,7 @@ def test_budget_splits_and_is_part_of_the_identity(tmp_path, data_dir):
     arts = _arts(tmp_path, cfg, data_dir)
     size = {x: len(arts.material.train(x)) for x in ("ar", "en")}  # 120 each
     g = Group("tiny", "student", ("ar", "en"), "fa", "uniform", 1, "ar,en", 60)
-    assert [tuple(t) for t in teacher_plan(g, size.get)] == [("ar", 1, 30), ("en", 1, 30)]  # floor(60 / 2)
+    assert [tuple(t) for t in teacher_plan(g, size.get)] == [("ar", 1, 30, 0), ("en", 1, 30, 0)]  # floor(60 / 2)
     pair = Group("tiny", "student", ("ar", "en", "ru"), "fa", "uniform", 0, "ar,en,ru", "pair")
     assert {t.sentences for t in teacher_plan(pair, lambda x: 120)} == {40}  # the pair (ar) teacher's 120 / 3
     big = Group("tiny", "student", ("ar",), "fa", "uniform", 0, "ar", 10_000)
@@ -91,7 +91,7 @@ def test_budget_splits_and_is_part_of_the_identity(tmp_path, data_dir):
     assert mat.part_sha256("ar", 30, 1) != mat.part_sha256("ar", 30, 2) != mat.sha256("ar", "train")
     steps = arts.steps(g)
     assert [s.kind for s in steps] == ["train", "train", "distill", "export"]
-    assert [s.args[1:] for s in steps[:2]] == [(("ar",), 1, "tiny", 30), (("en",), 1, "tiny", 30)]
+    assert [s.args[1:] for s in steps[:2]] == [(("ar",), 1, "tiny", 30, 0), (("en",), 1, "tiny", 30, 0)]
     assert steps[0].name != arts.train_step("tiny", ("ar",), 1).name  # a subset is another teacher
     assert arts.train_step("tiny", ("ar",), 1, 10_000).name == arts.train_step("tiny", ("ar",), 1).name
     # the budget is in the cells' identity: only the budget student's keys change
@@ -209,7 +209,7 @@ def test_tiny_sweep_builds_students_from_the_right_teachers(tmp_path, data_dir):
 
 @needs_shared
 def test_builtin_diversity_plan(capsys, tmp_path):
-    p = _plan_json(capsys, ["sweep", "diversity", "--plan", "--json", "--data-dir", str(WIKIANN),
+    p = _plan_json(capsys, ["sweep", "diversity-legacy", "--plan", "--json", "--data-dir", str(WIKIANN),
                             "--artifacts", str(tmp_path / "arts")])
     assert not (tmp_path / "arts").exists()
     conds = {c["label"]: c for c in p["conditions"]}

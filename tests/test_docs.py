@@ -9,7 +9,7 @@ import argparse
 import re
 from pathlib import Path
 
-from xner.clidoc import commands, options, render
+from xner.docs_cli import commands, options, render
 
 ROOT = Path(__file__).resolve().parent.parent
 REF = ROOT / "docs" / "reference" / "cli.md"
@@ -32,7 +32,7 @@ def missing_from(page: str, cmds) -> list[str]:
 
 def test_the_committed_reference_is_the_generated_one():
     assert REF.read_text(encoding="utf-8") == render(), \
-        "docs/reference/cli.md is stale: run  python -m xner.clidoc > docs/reference/cli.md"
+        "docs/reference/cli.md is stale: run  python -m xner.docs_cli > docs/reference/cli.md"
 
 
 def test_every_command_and_flag_has_a_reference_entry():

@@ -50,7 +50,7 @@ def test_config_train_seeds_and_split():
                 {"train_max_sentences": -1}):
         with pytest.raises(XnerError):
             load_config({**cfg, **bad})
-    div = load_config("diversity")
+    div = load_config("diversity-legacy")
     assert div["train_seeds"] == [0, 1, 2] and div["split_scheme"] == "study"
     assert {g.train_seed for g, _ in plan(div)} == {0, 1, 2}
 

@@ -219,6 +219,7 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
         info["langid"]["encoder"] = langid_encoder
         w_sent = sent_p if weighting == "langid-sentence" else np.broadcast_to(sent_p.mean(0), sent_p.shape).copy()
     info["weights_mean"] = w_sent.mean(0).round(4).tolist()
+    info["weights_sd"] = w_sent.std(0).round(4).tolist()  # spread over sentences (0 for uniform or set-level)
     tok_sent = np.repeat(np.arange(len(target_unlabelled)), target_unlabelled.lengths)
     w_tok = w_sent[tok_sent]  # [n_tokens, K]
     soft = np.einsum("tk,ktc->tc", w_tok, P).astype(np.float32)
@@ -254,7 +255,9 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
     t1 = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     student.save_pretrained(out, safe_serialization=True)
-    stok.save_pretrained(out)
+    from xner.hf import save_tokenizer
+
+    save_tokenizer(stok, out)
     card = {
         "kind": "distill", "teachers": teachers, "teacher_langs": _safe_langs(teachers),
         "target": target_unlabelled.lang, "student": student_name, "student_layers": student_layers,

@@ -158,7 +158,9 @@ def finetune(model_name: str, train_parts: list[Corpus], eval_corpus: Corpus | N
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     train_s = time.time() - t0
     model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
+    from xner.hf import save_tokenizer
+
+    save_tokenizer(tok, out)
     card = {
         "kind": "train", "model": model_name, "setting": setting, "seed": seed, "hyperparameters": hp,
         "data": data_path(data), "train": [text_record(c) for c in train_parts],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from xner.errors import XnerError
 from xner.families import by_arch
-from xner.hf import label_maps
+from xner.hf import label_maps, save_tokenizer
 from xner.io import write_json
 from xner.labels import LabelSet
 
@@ -57,7 +57,7 @@ def init_model(arch: str, out: str | os.PathLike, vocab: str | None = None, trai
     model = getattr(transformers, fam.model_class)(getattr(transformers, fam.config_class)(**cfg))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
+    save_tokenizer(tok, out)
     card = {"kind": "init-model", "arch": arch, "model_type": fam.model_type, "hidden": hidden, "layers": layers,
             "heads": heads, "vocab": str(vocab) if vocab else None, "tokenizer_trained_on": train_tokenizer_on,
             "seed": seed, "parameters": sum(p.numel() for p in model.parameters()), "vocab_size": len(tok),

@@ -349,7 +349,9 @@ def pretrain(out: str | os.PathLike, corpora: list[Corpus], model: str | None = 
     if hp["max_steps"] != 0:
         steps, history, train_loss, train_s = _train(net, examples, collator, out, hp, seed, save_steps, resume)
     net.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
+    from xner.hf import save_tokenizer
+
+    save_tokenizer(tok, out)
     card = {
         "kind": "pretrain", "model": model, "init": start.get("init"),
         "vocab_file_sha256": start.get("vocab_file_sha256"), "mlm_head": start["mlm_head"],

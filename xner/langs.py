@@ -109,12 +109,32 @@ NAMED_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: a derived target: ``LANG-latn`` is LANG romanised (``xner data transliterate``), the same language in
+#: the Latin script (a script control: its pair, source groups and typology are LANG's)
+DERIVED_SUFFIX = "-latn"
+
+
+def base_code(code: str) -> str:
+    """``fa-latn`` -> ``fa``; any other code as it is."""
+    return code[: -len(DERIVED_SUFFIX)] if code.endswith(DERIVED_SUFFIX) else code
+
+
 def language(code: str) -> Language | None:
+    if code.endswith(DERIVED_SUFFIX):
+        base = language(base_code(code))
+        return None if base is None else Language(code, f"{base.name} (romanised)", "Latin", base.resource,
+                                                  base.family)
     return POOL.get(code) or EXTRA.get(code)
+
+
+def pair_of(target: str) -> str | None:
+    """The study's paired high-resource language of a target (of its base language for ``LANG-latn``)."""
+    return next((p.hrl for p in PAIRS if p.lrl == base_code(target)), None)
 
 
 def source_group(lrl: str, kind: str, k: int) -> list[str]:
     """The first ``k`` related or unrelated sources for a low-resource target."""
+    lrl = base_code(lrl)
     if lrl not in SOURCE_GROUPS:
         raise XnerError(f"no source groups for {lrl!r}; targets: {', '.join(SOURCE_GROUPS)}")
     if kind not in ("related", "unrelated"):

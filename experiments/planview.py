@@ -206,7 +206,8 @@ def render_plan(p: dict) -> str:
             what = f"{','.join(m['languages'])} {m['sentences']}{' (subset)' if m['subset'] else ''} seed {m['seed']} " \
                    f"{m['steps']} steps"
         elif m["kind"] == "distill":
-            t = " ".join(f"{x['lang']}/{x['seed']}/{x['sentences']}" for x in m["teachers"])
+            t = " ".join(f"{x['lang']}/{x['seed']}/{x['sentences']}" + (f"/share{x['share']}" if x.get("share") else "")
+                         for x in m["teachers"])
             what = f"-> {m['target']} ({m['weighting']}) seed {m['seed']} teachers {t} {m['steps']} steps"
         else:
             what = f"{m['of'] or '?'} gated on {m['target']} ({m['gate_sentences']} sentences)"

@@ -219,7 +219,21 @@ def _beside(args: argparse.Namespace) -> str | None:
     return f"{args.out}.log" if args.out else None
 
 
+def _process_age() -> float:
+    """Seconds since this process started (the interpreter and every import included; 0 off Linux)."""
+    import os
+
+    try:
+        start = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+        return max(0.0, float(open("/proc/uptime").read().split()[0]) - start)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
+    import time
+
+    t_enter, started = time.perf_counter(), _process_age()
     from xner.export.runtime import Runtime
 
     from .evaluate import all_perturbations, evaluate, perturbation, render, run_meta, write_rows
@@ -262,6 +276,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "provider": runtime.provider, "variant": runtime.variant, "recipe": args.recipe}
     rows = []
     total = 1 + len(perts) * len(rates or [1]) * len(seeds)
+    t_loaded = time.perf_counter()
     with progress(total, "evaluate", unit="cell") as bar:
         for row in evaluate(runtime, corpus, perts, rates, seeds, ctx, args.bootstrap, meta,
                             incremental=args.incremental, allow_batch_dependent=args.allow_batch_dependent):
@@ -270,14 +285,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
             bar.advance(1 if "skipped" not in row else len(seeds))
             if "edit" in row:
                 _warn({**row["edit"], "perturbation": row["perturbation"], "parts": row.get("parts")})
+    t_cells = time.perf_counter()
     if args.out:
         header = {"kind": "evaluate-run", **run_meta(**meta)}
         write_rows([header] + rows, args.out)
         record_file(args.out, "xner evaluate")
-    secs = {k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows)
-            for k in ("perturb", "encode", "vectors", "infer", "score")}
+    t_end = time.perf_counter()
+    # the whole time line, every second of it: start-up (interpreter, imports), loading (model, data,
+    # perturbation context), the cells' stages, the cells' remainder (setup, bookkeeping), writing
+    secs = {"start-up": started, "load": t_loaded - t_enter,
+            **{k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows)
+               for k in ("perturb", "encode", "vectors", "infer", "score")}}
+    secs["cells, other"] = max(0.0, (t_cells - t_loaded) - sum(secs[k] for k in ("perturb", "encode", "vectors",
+                                                                                   "infer", "score")))
+    secs["write"] = t_end - t_cells
     tot = sum(secs.values()) or 1.0
-    emit(args, {"meta": run_meta(**meta), "rows": rows},
+    emit(args, {"meta": run_meta(**meta), "rows": rows, "seconds": {k: round(v, 3) for k, v in secs.items()}},
          render(rows) + "\ntime: " + ", ".join(f"{k} {v:.2f} s ({100 * v / tot:.1f}%)" for k, v in secs.items())
-         + "  (vectors = model inference for context_swap's word vectors)")
+         + f"; wall {tot:.2f} s  (vectors = model inference for context_swap's word vectors)")
     return apply_gates(args, rows, _inputs(args, src))

@@ -30,11 +30,16 @@ def eval_corpus(data_dir):
 def test_optimum_exporter_passes_gates(tmp_path, trained, eval_corpus, arch):
     from xner.export import export
 
-    r = export(trained[arch], tmp_path / "o", "optimum", level="O2", quantize="int8", eval_corpus=eval_corpus,
+    r = export(trained[arch], tmp_path / "o", "optimum", level="O2", quantize="int8-dynamic", eval_corpus=eval_corpus,
                threads=1)
     assert r["passed"] and r["steps"][0]["exporter"] == "optimum"
-    assert r["variants"]["model.onnx"]["passed"] and r["default"] == "model_O2_int8.onnx"
+    assert r["variants"]["model.onnx"]["passed"] and r["default"] == "model_O2_int8-dynamic.onnx"
     assert r["steps"][1]["fused_operators"].get("Attention", 0) >= 1
+    # static int8 (the default kind) is quantised first, then optimised
+    s = export(trained[arch], tmp_path / "s", "optimum", level="O2", quantize="int8", eval_corpus=eval_corpus,
+               threads=1)
+    assert s["passed"] and s["default"] == "model_int8_O2.onnx" and [x["step"] for x in s["steps"]][1:] == [
+        "quantize", "optimize"]
 
 
 @pytest.mark.parametrize("arch", ["bert", "xlmr"])

@@ -35,7 +35,7 @@ def test_evaluate_cli_every_perturbation(tmp_path, data_dir, onnx_dir, capsys):
                "--seeds", "0,1", "--bootstrap", "50", "--threads", "1", "--out", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "clean" in text and "entity_swap_shared" in text and "time: perturb" in text
+    assert "clean" in text and "entity_swap_shared" in text and "time: start-up" in text
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert rows[0]["kind"] == "evaluate-run" and "versions" in rows[0]["provenance"]
     cells = [r for r in rows[1:] if r["perturbation"] != "clean"]

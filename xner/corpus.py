@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numba
 import numpy as np
 
 from .errors import XnerError
+from .jit import lazy_njit
 from .labels import LabelSet
 
 
@@ -222,7 +222,7 @@ def concat(corpora: Sequence[Corpus], lang: str | None = None) -> Corpus:
                   cols if keep_cols else None)
 
 
-@numba.njit(cache=True)
+@lazy_njit
 def gather_spans(offsets: np.ndarray, index: np.ndarray) -> np.ndarray:
     n = 0
     for k in range(index.shape[0]):
@@ -236,7 +236,7 @@ def gather_spans(offsets: np.ndarray, index: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+@lazy_njit
 def extract_chunks(tags: np.ndarray, offsets: np.ndarray, strict: bool = False) -> np.ndarray:
     """(sentence, start, end, type) of every chunk, ordered by start.
 

@@ -21,11 +21,11 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-import numba
 import numpy as np
 
 from .corpus import Corpus
 from .errors import XnerError
+from .jit import lazy_njit
 
 IGNORE = -100
 
@@ -100,7 +100,7 @@ class Encoded:
             i = j
 
 
-@numba.njit(cache=True)
+@lazy_njit
 def pad_rows(ids: np.ndarray, row_offsets: np.ndarray, idx: np.ndarray, width: int, pad: int):
     out = np.full((idx.shape[0], width), pad, dtype=np.int64)
     mask = np.zeros((idx.shape[0], width), dtype=np.int64)
@@ -113,7 +113,7 @@ def pad_rows(ids: np.ndarray, row_offsets: np.ndarray, idx: np.ndarray, width: i
     return out, mask
 
 
-@numba.njit(cache=True)
+@lazy_njit
 def _segments(offsets: np.ndarray, wlen: np.ndarray, budget: int):
     """Greedy packing of whole words into segments of at most ``budget`` pieces."""
     n_tok = wlen.shape[0]
@@ -146,7 +146,7 @@ def _segments(offsets: np.ndarray, wlen: np.ndarray, budget: int):
     return seg_sent[:ns].copy(), seg_tok[: ns + 1].copy(), split
 
 
-@numba.njit(cache=True)
+@lazy_njit
 def _gather(seg_tok: np.ndarray, tok_start: np.ndarray, tok_len: np.ndarray, pieces: np.ndarray,
             budget: int, cls_id: int, sep_id: int, unk_id: int):
     n_seg = seg_tok.shape[0] - 1
@@ -180,7 +180,7 @@ def _gather(seg_tok: np.ndarray, tok_start: np.ndarray, tok_len: np.ndarray, pie
     return ids, row_offsets, piece_word, first_pos
 
 
-@numba.njit(cache=True)
+@lazy_njit
 def _piece_labels(piece_word, row_offsets, seg_tok, first_pos, tags, label_all):
     out = np.full(piece_word.shape[0], -100, dtype=np.int64)
     for s in range(row_offsets.shape[0] - 1):
@@ -196,7 +196,7 @@ def _piece_labels(piece_word, row_offsets, seg_tok, first_pos, tags, label_all):
     return out
 
 
-@numba.njit(cache=True)
+@lazy_njit
 def gather_first(logits_rows: np.ndarray, seg_idx: np.ndarray, seg_tok: np.ndarray, first_pos: np.ndarray,
                  out: np.ndarray) -> None:
     """Copy each word's first-sub-token vector of a batch into ``out[token]``."""

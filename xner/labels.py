@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 from .errors import XnerError
+from .jit import lazy_njit
 
 WIKIANN_TYPES = ("PER", "ORG", "LOC")
 
@@ -134,7 +134,7 @@ def split_tag(tag: str) -> tuple[str, str]:
 # -- numba kernels over tag-id arrays ----------------------------------------------------------
 
 
-@numba.njit(cache=True)
+@lazy_njit
 def _iob2_violations(tags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Token positions holding an ``I-X`` that does not continue an ``X`` chunk."""
     out = np.empty(tags.shape[0], dtype=np.int64)

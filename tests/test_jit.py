@@ -1,0 +1,42 @@
+"""Kernels compiled on first large use (xner/jit.py): below the threshold the same function runs as
+Python, and both give the same arrays; tagging a sentence imports neither numba, scipy nor torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from xner import jit
+from xner.corpus import extract_chunks, gather_spans
+from xner.encode import pad_rows
+from xner.labels import iob2_violations
+
+
+def _tags(rng, n):
+    return rng.integers(0, 7, n).astype(np.int8)
+
+
+def test_python_and_compiled_kernels_agree():
+    rng = np.random.default_rng(0)
+    for n in (5, 300, 5000):  # below and above jit.SMALL
+        lens = rng.integers(1, 12, n // 5 + 1)
+        offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        tags = _tags(rng, int(offsets[-1]))
+        for kernel, args in ((extract_chunks.py_func, (tags, offsets)),):
+            assert np.array_equal(kernel(*args), extract_chunks(*args))
+        idx = rng.choice(len(lens), size=min(7, len(lens)), replace=False).astype(np.int64)
+        assert np.array_equal(gather_spans.py_func(offsets, idx), gather_spans(offsets, idx))
+        ids = rng.integers(0, 100, int(offsets[-1])).astype(np.int32)
+        a, b = pad_rows.py_func(ids, offsets, idx, 16, 0), pad_rows(ids, offsets, idx, 16, 0)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+        assert iob2_violations(tags, offsets).dtype == np.int64
+
+
+def test_tagging_text_imports_neither_numba_scipy_nor_torch(onnx_dir):
+    code = ("import sys; from xner.cli import main; main(['predict', '--model', sys.argv[1], '--text', 'Anna Smith']);"
+            "print(sorted(m for m in ('numba', 'scipy', 'torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(onnx_dir)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert jit.SMALL > 100

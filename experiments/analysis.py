@@ -189,9 +189,9 @@ class Analysis:
                 continue
             f, fr = clean[s]
             reps = None
-            if dr is not None and fr is not None:
+            if dr is not None and fr is not None:  # undefined where a replicate's clean F1 is 0: NaN, left out
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    reps = np.where(fr > 0, dr / np.where(fr > 0, fr, 1.0), 0.0)
+                    reps = np.where(fr > 0, dr / np.where(fr > 0, fr, 1.0), np.nan)
             out[s] = (d / f, reps)
         return out
 
@@ -216,6 +216,9 @@ class Analysis:
         why = []
         if clean and float(np.mean(clean)) < self.floor_f1:
             why.append(f"clean F1 {100 * float(np.mean(clean)):.1f} < {100 * self.floor_f1:.0f}")
+        elif clean and min(clean) < self.floor_f1:  # one training run collapsed: its drop is not robustness
+            s = min(c.clean, key=lambda k: c.clean[k]["f1"])
+            why.append(f"training seed {s}: clean F1 {100 * c.clean[s]['f1']:.1f} < {100 * self.floor_f1:.0f}")
         if pr is not None:
             e = self.edit(c, pr)
             if e["achieved"] is not None and e["achieved"] < FLOOR_EDIT:

@@ -119,7 +119,11 @@ def load_config(spec: str | dict, train_seeds: list[int] | None = None) -> dict:
     from .contrasts import check_declarations
     from .plan import condition_label
 
-    check_declarations(cfg, {condition_label(s) for s in cfg["settings"]})
+    labels = [condition_label(s) for s in cfg["settings"]]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise XnerError(f"two settings share the label {twice[0]!r}: give each a distinct label")
+    check_declarations(cfg, set(labels))
     if not isinstance(cfg.get("artifacts", ""), str):
         raise XnerError(f"'artifacts' is a folder (shared by every Ray node); got {cfg['artifacts']!r}")
     return cfg

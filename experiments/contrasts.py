@@ -48,9 +48,13 @@ def check_declarations(cfg: dict, labels: set[str]) -> None:
         if not isinstance(c, dict) or not isinstance(c.get("a"), str) or not isinstance(c.get("b"), str):
             raise XnerError(f"a [[contrasts]] entry needs a and b, two condition labels; got {c!r}")
         for side in ("a", "b"):
-            if not _known(c[side], labels):
+            hits = _known(c[side], labels)
+            if not hits:
                 raise XnerError(f"contrast {c['a']!r} vs {c['b']!r}: no setting is labelled {c[side]!r} "
                                 f"(labels: {', '.join(sorted(labels))})")
+            if len(hits) > 1:
+                raise XnerError(f"contrast {c['a']!r} vs {c['b']!r}: {c[side]!r} names {len(hits)} settings "
+                                f"({', '.join(sorted(hits))}); give each setting a distinct label")
         if c["a"] == c["b"]:
             raise XnerError(f"contrast {c['a']!r} vs itself")
         if not isinstance(c.setdefault("primary", False), bool):
@@ -71,19 +75,25 @@ def check_declarations(cfg: dict, labels: set[str]) -> None:
         raise XnerError("primary contrasts need an [endpoint] with perturbations and a rate")
 
 
-def _known(label: str, labels: set[str]) -> bool:
-    return label in labels or any(lb.split(" ", 1)[-1] == label for lb in labels)
+def _known(label: str, labels: set[str]) -> set[str]:
+    """The setting labels ``label`` names: itself, or a label that is it after the setting's kind."""
+    return {lb for lb in labels if lb == label or lb.split(" ", 1)[-1] == label}
 
 
 def _matches(cond_label: str, kind: str, label: str) -> bool:
     return cond_label == label or cond_label == f"{kind} {label}"
 
 
+def endpoint_prs(c, endpoint: dict) -> list[tuple[str, str]]:
+    """The (perturbation, rate) pairs of a condition that make up the endpoint."""
+    rate = rate_label(endpoint["rate"])
+    return [pr for pr in c.pert if pr[0].split("(")[0] in endpoint["perturbations"] and pr[1] == rate]
+
+
 def endpoint_units(an, c, endpoint: dict) -> dict[int, tuple[float, np.ndarray | None]]:
     """Per training seed: the mean over the endpoint's perturbations (at its rate) of ΔF1 or of the
     relative drop; seeds lacking one of them are left out."""
-    rate = rate_label(endpoint["rate"])
-    prs = [pr for pr in c.pert if pr[0].split("(")[0] in endpoint["perturbations"] and pr[1] == rate]
+    prs = endpoint_prs(c, endpoint)
     if len({pr[0].split("(")[0] for pr in prs}) < len(endpoint["perturbations"]):
         return {}
     rel = endpoint.get("measure") == "relative_drop"
@@ -107,13 +117,11 @@ def declared_contrasts(an, cfg: dict) -> list[dict]:
     models = sorted({c.model for c in an.conds})
     for con in cons:
         for model in models:
-            pairs = _pairs(an, model, con["a"], con["b"])
-            if not pairs:
-                continue
+            pairs, unpaired = _pairs(an, model, con["a"], con["b"])
             where = ([("endpoint", None)] if ep.get("perturbations") and "rate" in ep else []) + \
                 [("pr", pr) for pr in an.prs]
             for kind, pr in where:
-                units, floors, left = {}, {}, {}
+                units, floors, left = {}, {}, dict(unpaired)
                 for target, (ca, cb) in pairs.items():
                     if {an.test_id(r) for r in ca.clean.values()} != {an.test_id(r) for r in cb.clean.values()}:
                         left[target] = "different test sets"
@@ -129,13 +137,16 @@ def declared_contrasts(an, cfg: dict) -> list[dict]:
                         left[target] = "no shared training seed" if ua and ub else "no cells"
                         continue
                     units[target] = u
-                    fl = "; ".join(f"{o.label}: {f}" for o in (ca, cb) if (f := an.floor(o, None if kind == "endpoint"
-                                                                                       else pr)))
+                    prs = endpoint_prs(ca, ep) + endpoint_prs(cb, ep) if kind == "endpoint" else [pr]
+                    fl = "; ".join(dict.fromkeys(f"{o.label}: {f}" for o in (ca, cb) for q in prs
+                                                 if (f := an.floor(o, q))))
                     if fl:
                         floors[target] = fl
-                if not units:
+                primary = bool(con["primary"]) and kind == "endpoint"
+                if not units and not primary:
                     continue
-                est = combine(units, an.interval).to_json()
+                # a declared primary contrast keeps its row (and its place in the Holm family) even empty
+                est = combine(units, an.interval).to_json() if units else {"value": None, "p": None, "seeds": 0}
                 per_target = {t: combine({t: u}, an.interval).to_json() for t, u in units.items()}
                 rows.append({"a": con["a"], "b": con["b"], "model": model,
                              "primary": bool(con["primary"]) and kind == "endpoint",
@@ -147,17 +158,23 @@ def declared_contrasts(an, cfg: dict) -> list[dict]:
     return rows
 
 
-def _pairs(an, model: str, a: str, b: str) -> dict:
-    """target -> (condition a, condition b) of one model (and one variant: the latest run's)."""
-    out = {}
+def _pairs(an, model: str, a: str, b: str) -> tuple[dict, dict]:
+    """(target -> (condition a, condition b), target -> why left out) for one model: the latest run's
+    condition of each label, paired only when both share the baseline variant (the same training,
+    export, data and split settings: ``identity.baseline_variant``), as the report's own baselines."""
+    out, left = {}, {}
     for target in sorted({c.target for c in an.conds if c.model == model}):
         ca = [c for c in an.conds if c.model == model and c.target == target and _matches(c.label, c.kind, a)]
         cb = [c for c in an.conds if c.model == model and c.target == target and _matches(c.label, c.kind, b)]
-        if ca and cb:
-            ca_, cb_ = max(ca, key=lambda c: c.last_run), max(cb, key=lambda c: c.last_run)
-            if ca_.variant == cb_.variant or len(ca) == len(cb) == 1:
-                out[target] = (ca_, cb_)
-    return out
+        if not (ca and cb):
+            left[target] = f"no {a if not ca else b} here"
+            continue
+        same = [(x, y) for x in ca for y in cb if x.base == y.base]
+        if not same:
+            left[target] = "the two conditions were trained with different settings (another run's)"
+            continue
+        out[target] = max(same, key=lambda xy: (min(xy[0].last_run, xy[1].last_run), xy[0].last_run))
+    return out, left
 
 
 def families(declared: list[dict], others: list[dict], alpha: float = ALPHA) -> None:
@@ -171,7 +188,9 @@ def families(declared: list[dict], others: list[dict], alpha: float = ALPHA) -> 
                                                  "secondary (BH)"), (others, benjamini_hochberg, "exploratory (BH)"))
     for fam, adj, label in fams:
         ps = [(_est(r) or {}).get("p") for r in fam]
-        for r, v in zip(fam, adj(ps), strict=True):
+        # Holm's m is the declared family, a primary contrast that could not be computed included
+        adjusted = adj(ps, m=len(fam)) if adj is holm else adj(ps)
+        for r, v in zip(fam, adjusted, strict=True):
             e = _est(r)
             if e is None:
                 continue
@@ -186,12 +205,16 @@ def _est(r: dict) -> dict | None:
 
 
 def verdict(e: dict, floor: str | dict | None, alpha: float = ALPHA) -> str:
-    """The decision rule: a floor carries no verdict; otherwise the adjusted p (Holm in the primary
-    family, q elsewhere) below α says which side keeps more F1, else 'no evidence' with the MDE."""
+    """The decision rule: a floor carries no verdict, nor does one training run on one target (its
+    interval covers the test sentences, not training-run noise); otherwise the adjusted p (Holm in
+    the primary family, q elsewhere) below α says which side keeps more F1, else 'no evidence' with
+    the MDE."""
     if floor:
         return "floor: no verdict"
     if e.get("value") is None:
-        return "—"
+        return "not computed (see left out)"
+    if (e.get("seeds") or 0) <= 1 and (e.get("targets") or 0) <= 1:
+        return "one training run on one target: no verdict (--train-seeds for more)"
     adj = e.get("p_holm") if e.get("p_holm") is not None else e.get("q")
     if adj is None:
         return "—"

@@ -48,6 +48,14 @@ def power_table(cfg: dict, store_path: str | Path, seeds: tuple[int, ...] = SEED
                         "must match the config's settings)")
     from .uncertainty import unpack_counts
 
+    seeds_seen = max((r["estimate"].get("seeds") or 0) for r in declared)
+    targets_seen = max(len(r["targets"]) for r in declared)
+    if seeds_seen < 2:
+        raise XnerError(f"{store_path}: the pilot has one training seed per condition, so it says nothing about the "
+                        "variance between training runs; run it with --train-seeds 0,1 (or more) first")
+    if len(cfg.get("targets") or []) > 1 and targets_seen < 2:
+        raise XnerError(f"{store_path}: the pilot has one target, so it says nothing about the variance between "
+                        "targets (τ²); run it on two or more targets first")
     pilot_sentences = _mean([r.get("test_sentences") or (unpack_counts(blobs[r["key"]]).shape[0] if r["key"] in blobs
                                                          else None)
                              for r in rows if r["params"]["perturbation"] == "clean"])

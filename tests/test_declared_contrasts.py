@@ -26,35 +26,46 @@ LOSS = {"pair K=1": 60, "related K=2": 55, "mixed K=2": 20}
 SOURCES = {"pair K=1": ["nl"], "related K=2": ["nl", "de"], "mixed K=2": ["nl", "id"]}
 
 
-def _store(path, floor_target: str | None = None) -> None:
+def _store(path, floor_target: str | None = None, seeds=(0, 1, 2), targets=None, steps: dict | None = None,
+           skip: tuple | None = None, achieved: float = 0.3, collapse: tuple | None = None,
+           config: dict | None = None) -> None:
+    """A store of LOSS's conditions; ``steps`` {label: training steps} (another value: another run's
+    settings), ``skip`` (label, perturbation) cells left out, ``achieved`` edit rate, ``collapse``
+    (label, seed) whose clean F1 is near 0."""
     rng = np.random.default_rng(0)
     with Store(path) as st:
-        run = st.log_run(CONFIG, {})
-        for target in CONFIG["targets"]:
+        run = st.log_run(config or CONFIG, {})
+        for target in targets or CONFIG["targets"]:
             gold = rng.integers(1, 3, size=(M, 1))
             for label, loss in LOSS.items():
-                for seed in (0, 1, 2):
-                    ident = {"data": {"test": target * 20, "split": {}}, "train_seed": seed, "distill": {"x": 1}}
+                for seed in seeds:
+                    ident = {"data": {"test": target * 20, "split": {}}, "train_seed": seed, "distill": {"x": 1},
+                             "train": {"steps": (steps or {}).get(label, 5)}}
                     base = {"model": "tiny", "model_id": "init", "substituted_for": None, "setting": "student",
                             "sources_spec": label.split()[0] + ":" + label[-1], "sources": SOURCES[label],
                             "target": target, "weighting": "uniform", "label": f"student {label}", "train_seed": seed,
                             "identity": ident}
                     hit = 0.05 if target == floor_target else 0.8
+                    if collapse == (label, seed):
+                        hit = 0.004
                     tp = (rng.random((M, 1)) < hit) * gold
                     clean = np.stack([tp, gold, gold], axis=-1)
                     cp = {**base, "perturbation": "clean", "rate": None, "seed": None, "perturbation_params": None}
                     f0 = 2 * tp.sum() / (2 * gold.sum())
                     st.put(cp, {"f1": f0}, pack_counts(clean), run=run)
                     for pert in ("char_noise", "name_swap"):
+                        if skip == (label, pert):
+                            continue
                         lost = np.zeros_like(tp)
-                        n = int(rng.integers(loss - 10, loss + 10)) if hit > 0.5 else 2
-                        lost[rng.choice(np.flatnonzero(tp[:, 0] > 0), n, replace=False), 0] = 1
+                        hits = np.flatnonzero(tp[:, 0] > 0)
+                        n = min(int(rng.integers(loss - 10, loss + 10)) if hit > 0.5 else 1, hits.size)
+                        lost[rng.choice(hits, n, replace=False), 0] = 1
                         pt = tp - lost
                         f1 = 2 * pt.sum() / (2 * gold.sum())
                         st.put({**base, "perturbation": pert, "rate": 0.3, "seed": 0,
                                 "perturbation_params": {"rate": 0.3}},
                                {"f1": f1, "delta_f1": f1 - f0, "edit_rate": {"unit": "token", "requested": 0.3,
-                                                                              "achieved": 0.3}},
+                                                                              "achieved": achieved}},
                                pack_counts(np.stack([pt, gold, gold], axis=-1)), run=run)
 
 

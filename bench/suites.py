@@ -12,7 +12,8 @@ __all__ = ["SUITES", "run_suites"]
 
 #: suite name -> module in xner.bench with ``run(quick, data_dir) -> SuiteResult``
 SUITES = {"score": "score", "perturb": "perturb", "encode": "encode", "inference": "inference", "sweep": "sweep",
-          "scaling": "scaling", "serve": "serve", "startup": "startup", "peer": "peer", "cluster": "cluster"}
+          "scaling": "scaling", "serve": "serve", "startup": "startup", "small": "smalljob", "peer": "peer",
+          "cluster": "cluster"}
 
 
 def run_suites(suite: str = "all", quick: bool = False, data_dir: str | None = None, device: str = "cpu",

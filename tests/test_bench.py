@@ -121,3 +121,11 @@ def test_serve_suite_quick(monkeypatch):
     assert names == ["batched (cross-request, 5 ms)", "one model call per request"]
     assert all(row["work"] == 40 and row["p99_ms"] >= row["p50_ms"] > 0 for row in r.rows)
     assert r.ratios[0]["speedup"] > 0
+
+
+def test_small_suite_skips_without_data(tmp_path):
+    from bench import smalljob
+
+    res = smalljob.run(quick=True, data_dir=str(tmp_path))
+    assert any("skipped" in n for n in res.notes)
+    assert res.rows == [] and res.ratios == []

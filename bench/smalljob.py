@@ -1,0 +1,132 @@
+"""Small-job suite: the evaluation a user runs on a small model, end to end, against the path they
+write without xner.
+
+The job: a 2-layer, 128-wide model with mBERT's vocabulary, trained briefly on one language, scored on
+1,000 test sentences clean and under six perturbations at a rate of 0.3 (seven sets).  xner: one
+``xner evaluate`` command on the static int8 export (perturbing, encoding, inferring and scoring
+included; start-up too).  Baseline: the perturbed sets written beforehand by ``xner perturb`` (not
+timed), then one Python process that loads the PyTorch folder with transformers, tokenizes with the
+fast tokenizer (first sub-token labels), predicts with PyTorch eager in batches of 32 and scores with
+seqeval, seven times.  Both as whole commands, taking turns, median of 3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .harness import SuiteResult, measure_interleaved
+
+__all__ = ["PERTURBATIONS", "run"]
+
+PERTURBATIONS = ("name_swap", "place_swap", "entity_resample", "char_noise", "random_token", "lowercase")
+HF = r'''
+import sys, json
+import torch
+from seqeval.metrics import f1_score
+from transformers import AutoModelForTokenClassification, AutoTokenizer
+torch.set_num_threads(int(sys.argv[3]))
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+model = AutoModelForTokenClassification.from_pretrained(sys.argv[1]).eval()
+id2label = model.config.id2label
+out = {}
+for path in sys.argv[2].split(","):
+    sents, tags, s, t = [], [], [], []
+    for line in open(path, encoding="utf-8"):
+        line = line.rstrip("\n")
+        if not line:
+            if s: sents.append(s); tags.append(t); s, t = [], []
+            continue
+        w, g = line.split("\t")
+        s.append(w); t.append(g)
+    if s: sents.append(s); tags.append(t)
+    pred = []
+    for i in range(0, len(sents), 32):
+        batch = sents[i:i + 32]
+        enc = tok(batch, is_split_into_words=True, truncation=True, max_length=128, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            logits = model(**enc).logits.argmax(-1)
+        for j, words in enumerate(batch):
+            ids, seen, labels = enc.word_ids(j), set(), ["O"] * len(words)
+            for k, w in enumerate(ids):
+                if w is not None and w not in seen:
+                    seen.add(w); labels[w] = id2label[int(logits[j, k])]
+            pred.append(labels)
+    out[path] = f1_score(tags, pred)
+print(json.dumps(out))
+'''
+
+
+def run(quick: bool = False, data_dir: str | None = None, lang: str = "ms", **_) -> SuiteResult:
+    from xner.datadir import DataDir
+    from xner.formats import write_corpus
+    from xner.hub import local_mbert_vocab
+
+    from .data import default_data_dir
+
+    res = SuiteResult("small", settings={"lang": lang, "perturbations": list(PERTURBATIONS), "rate": 0.3})
+    d = default_data_dir(data_dir)
+    if d is None or local_mbert_vocab(d) is None:
+        res.notes.append("skipped: the small-job suite needs WikiANN data and mBERT's vocabulary beside it")
+        return res
+    work = Path(tempfile.mkdtemp(prefix="xner-small-"))
+    n = 200 if quick else 1000
+    test = DataDir(d).load(lang, "test")
+    test = test.subset(np.arange(min(n, len(test))))
+    data = work / "data" / lang
+    data.mkdir(parents=True)
+    write_corpus(test, data / "test.tsv", "tsv")
+    train = DataDir(d).load(lang, "train")
+    write_corpus(train.subset(np.arange(min(3000, len(train)))), data / "train.tsv", "tsv")
+    threads = os.environ.get("OMP_NUM_THREADS") or "1"
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "OMP_NUM_THREADS": threads}
+    x = [sys.executable, "-m", "xner"]
+
+    def sh(*argv):
+        p = subprocess.run([*x, *argv], env=env, capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(f"xner {argv[0]} failed: {p.stderr[-2000:]}")
+        return p.stdout
+
+    sh("init-model", "--arch", "bert", "--vocab", str(local_mbert_vocab(d)), "--hidden", "128", "--layers", "2",
+       "--heads", "2", "--max-length", "128", "--out", str(work / "m"), "-q")
+    sh("train", "--model", str(work / "m"), "--data-dir", str(work / "data"), "--train-langs", lang, "--lang", lang,
+       "--preset", "scratch", "--max-steps", "100" if quick else "300", "--out", str(work / "t"), "-q")
+    sh("export", "--model", str(work / "t"), "--out", str(work / "o"), "--quantize", "int8", "--force", "-q")
+    files = [str(data / "test.tsv")]
+    for p in PERTURBATIONS:  # the baseline's perturbed sets, prepared beforehand (not timed)
+        f = work / f"{p}.tsv"
+        sh("perturb", "--data-dir", str(work / "data"), "--lang", lang, "--perturbation", p, "--rate", "0.3",
+           "--seed", "0", "--out", str(f), "-q")
+        files.append(str(f))
+    ev = [*x, "evaluate", "--model", str(work / "o"), "--data-dir", str(work / "data"), "--lang", lang,
+          "--perturbations", ",".join(PERTURBATIONS), "--rates", "0.3", "--seeds", "0", "--bootstrap", "0",
+          "--threads", threads, "--json", "-q"]
+    hf = [sys.executable, "-c", HF, str(work / "t"), ",".join(files), threads]
+    got: dict = {}
+
+    def xner():
+        got["xner"] = json.loads(subprocess.run(ev, env=env, check=True, capture_output=True, text=True).stdout)
+
+    def base():
+        got["hf"] = json.loads(subprocess.run(hf, env=env, check=True, capture_output=True, text=True).stdout)
+
+    t = measure_interleaved({"xner evaluate (one command)": xner,
+                             "transformers + PyTorch eager + seqeval (sets prepared beforehand)": base},
+                            repeats=2 if quick else 3, warmup=0, work=7 * len(test), unit="sentences")
+    a = res.add(t["xner evaluate (one command)"], engine="xner")
+    b = res.add(t["transformers + PyTorch eager + seqeval (sets prepared beforehand)"], engine="baseline")
+    res.ratio("small job: xner evaluate vs the transformers path", a, b, None if quick else 5.0)
+    secs = got["xner"].get("seconds", {})
+    res.settings.update(threads=threads, sentences=len(test), xner_time_line=secs,
+                        f1={"xner": {r["perturbation"]: r.get("f1") for r in got["xner"]["rows"]},
+                            "baseline": {Path(k).stem: v for k, v in got["hf"].items()}})
+    res.notes.append("xner's time line: " + ", ".join(f"{k} {v:.2f} s" for k, v in secs.items()))
+    return res

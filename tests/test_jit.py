@@ -40,3 +40,17 @@ def test_tagging_text_imports_neither_numba_scipy_nor_torch(onnx_dir):
     out = subprocess.run([sys.executable, "-c", code, str(onnx_dir)], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert jit.SMALL > 100
+
+
+def test_kernels_compile_from_an_empty_cache(tmp_path):
+    """A fresh clone has no numba cache: every kernel that calls a lazily compiled one must still
+    compile (a stale cache once hid that the scorer called a plain Python wrapper)."""
+    import os
+
+    code = ("import numpy as np; from xner.metrics import score_arrays;"
+            "t = np.array([1, 2, 0, 3, 0], dtype=np.int8); o = np.array([0, 3, 5], dtype=np.int64);"
+            "print(score_arrays(t, t, o, ['PER', 'LOC', 'ORG']).f1)")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "NUMBA_DISABLE_JIT": "0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.strip().splitlines()[-1]) == 1.0

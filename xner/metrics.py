@@ -20,11 +20,16 @@ from dataclasses import asdict, dataclass, field
 import numba
 import numpy as np
 
-from .corpus import Corpus, extract_chunks
+from .corpus import Corpus
+from .corpus import extract_chunks as _lazy_extract_chunks
 from .errors import XnerError
 from .schemes import SCHEMES, SchemeLabels, extract_chunks_scheme, scoring_labels
 
 MODES = ("default", "strict")
+
+# ``corpus.extract_chunks`` is compiled lazily (a plain Python wrapper numba cannot call); the kernels
+# below call a dispatcher of the same function.
+extract_chunks = numba.njit(cache=True)(_lazy_extract_chunks.py_func)
 
 
 @numba.njit(cache=True)

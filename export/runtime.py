@@ -22,8 +22,8 @@ from xner.encode import Encoded, WordEncoder, gather_first
 from xner.errors import XnerError
 from xner.families import family
 from xner.labels import LabelSet
+from xner.providers import PROVIDERS, choose_providers  # noqa: F401  (re-exported: the runtime's public names)
 
-PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 log = logging.getLogger("xner.runtime")
 
 
@@ -33,18 +33,6 @@ def import_ort():
     except ImportError:
         raise XnerError("onnxruntime is not installed: pip install '.[cpu]' (or '.[gpu]' on a CUDA machine)") from None
     return ort
-
-
-def choose_providers(requested: str, available: list[str]) -> list[str]:
-    if requested == "auto":
-        order = [PROVIDERS[k] for k in ("tensorrt", "cuda", "cpu")]
-        return [p for p in order if p in available] or ["CPUExecutionProvider"]
-    if requested not in PROVIDERS:
-        raise XnerError(f"unknown provider {requested!r}; choose auto, {', '.join(PROVIDERS)}")
-    name = PROVIDERS[requested]
-    if name not in available:
-        raise XnerError(f"provider {requested} is not available in this onnxruntime build (has: {', '.join(available)})")
-    return [name] + (["CPUExecutionProvider"] if name != "CPUExecutionProvider" else [])
 
 
 def variant_file(report: dict | None, name: str | None) -> str:

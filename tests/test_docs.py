@@ -63,3 +63,29 @@ def test_every_docs_page_is_in_the_navigation():
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     pages = [p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")]
     assert pages and [p for p in pages if p not in nav] == []
+
+
+def test_the_demo_description_names_the_demo_config_pairs():
+    """Review of issue 28: `xner demo --help` named pairs (ar->fa) the demo does not run."""
+    import re
+
+    from xner.cli import build_parser
+    from xner.experiments.config import load_config
+    from xner.langs import pair_of
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    text = " ".join(sub.choices["demo"].description.split())
+    named = re.search(r"pairs ([^;]+);", text).group(1)
+    pairs = {tuple(x.strip().split("->")) for x in named.split(",")}
+    cfg = load_config("demo")
+    assert pairs == {(pair_of(t), t) for t in cfg["targets"]}
+
+
+def test_the_site_opens_from_disk():
+    """Review of issue 28: the README says to open site/index.html from disk; with directory URLs
+    every link opened a folder listing, so pages must be built as page.html files."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:")[0])
+    assert cfg.get("use_directory_urls") is False

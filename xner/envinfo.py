@@ -3,14 +3,18 @@
 Versions of xner and its stack, the onnxruntime build, the execution providers it lists *and the one
 a session really runs* (a one-node graph is run on each requested provider: onnxruntime-gpu lists CUDA
 where it cannot load it), threads, the CPU features int8 inference depends on (AVX2, AVX-512, VNNI,
-AMX), CUDA devices, the data folder found, and whether the Hugging Face hub answers."""
+AMX), CUDA devices, the data folder commands use (``--data-dir``, else ``$XNER_DATA_DIR``; other
+folders found are listed as not used unless passed), and whether the Hugging Face hub answers."""
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata as md
+import json
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["collect", "render"]
@@ -50,18 +54,27 @@ def _cpu() -> dict:
             "int8_features": {name: flag in flags for flag, name in CPU_FLAGS.items()} if flags else None}
 
 
-def _onnx_probe() -> bytes | None:
-    """A one-node graph (Identity) to open a session with, or None without the onnx package."""
-    try:
-        import onnx
-        from onnx import TensorProto, helper
-    except ImportError:
-        return None
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
-    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString() \
-        if onnx else None
+#: a one-node graph (Identity, float[1] -> float[1], opset 13, IR 8) serialised once with onnx, so the
+#: probe needs only onnxruntime (the ``serve`` install has no onnx package)
+PROBE_MODEL = base64.b64decode("CAg6OwoQCgF4EgF5IghJZGVudGl0eRIFcHJvYmVaDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAN")
+
+
+def _placement(ort, providers: list[str]) -> str:
+    """Open a session on ``providers``, run the probe with profiling on, and return the provider the
+    profile says the node ran on (``get_providers()`` lists what was registered, not where it ran)."""
+    import numpy as np
+
+    with tempfile.TemporaryDirectory(prefix="xner-env-") as tmp:
+        so = ort.SessionOptions()
+        so.enable_profiling = True
+        so.profile_file_prefix = str(Path(tmp) / "probe")
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(PROBE_MODEL, so, providers=providers)
+        sess.run(None, {"x": np.zeros(1, np.float32)})
+        events = json.loads(Path(sess.end_profiling()).read_text(encoding="utf-8"))
+    ran = sorted({e["args"]["provider"] for e in events
+                  if e.get("cat") == "Node" and isinstance(e.get("args"), dict) and e["args"].get("provider")})
+    return ", ".join(ran) if ran else "no node event in the profile"
 
 
 def _onnxruntime() -> dict:
@@ -69,22 +82,22 @@ def _onnxruntime() -> dict:
         import onnxruntime as ort
     except ImportError:
         return {"installed": False, "hint": "pip install '.[cpu]' (or '.[gpu]' on a CUDA machine)"}
+    from .providers import choose_providers
+
     build = "onnxruntime-gpu" if _version("onnxruntime-gpu") else "onnxruntime" if _version("onnxruntime") else "?"
     out = {"installed": True, "version": ort.__version__, "build": build, "device": ort.get_device(),
            "available_providers": ort.get_available_providers(), "runs": {}}
-    model = _onnx_probe()
-    if model is None:
-        out["runs"] = "not probed (the onnx package is not installed)"
-        return out
-    import numpy as np
-
     for prov in out["available_providers"]:
         try:
-            sess = ort.InferenceSession(model, providers=[prov])
-            sess.run(None, {"x": np.zeros(1, np.float32)})
-            out["runs"][prov] = sess.get_providers()[0]
+            out["runs"][prov] = _placement(ort, [prov])
         except Exception as e:  # a provider listed but not loadable (no CUDA libraries, no GPU)
             out["runs"][prov] = f"fails: {str(e).splitlines()[0][:160]}"
+    auto = choose_providers("auto", out["available_providers"])
+    try:
+        ran = _placement(ort, auto)
+    except Exception as e:
+        ran = f"fails: {str(e).splitlines()[0][:160]}"
+    out["xner_auto"] = {"asks_for": auto, "runs": ran}
     return out
 
 
@@ -119,20 +132,23 @@ def _threads() -> dict:
 
 
 def _data_dir(data_dir: str | None) -> dict:
+    """The folder commands read (``--data-dir``, else ``$XNER_DATA_DIR``: :mod:`xner.datadir`), and
+    usual places that hold data but are used only when passed."""
     from .datadir import ENV
 
-    cands = [("--data-dir", data_dir), (f"${ENV}", os.environ.get(ENV)), ("./data", "data"),
-             ("../shared/data/wikiann", "../shared/data/wikiann")]
+    cands = [("--data-dir", data_dir, True), (f"${ENV}", os.environ.get(ENV), True),
+             ("./data", "data", False), ("../shared/data/wikiann", "../shared/data/wikiann", False)]
     out = []
-    for source, path in cands:
+    for source, path, used in cands:
         if not path:
             continue
         p = Path(path)
         langs = sorted(d.name for d in p.iterdir() if d.is_dir() and any(d.glob("train.*"))) if p.is_dir() else []
         out.append({"from": source, "path": str(p.resolve()), "exists": p.is_dir(), "languages": len(langs),
-                    "examples": langs[:8]})
-    found = next((c for c in out if c["exists"] and c["languages"]), None)
-    return {"found": found["path"] if found else None, "checked": out}
+                    "examples": langs[:8], "used": used})
+    found = next((c for c in out if c["used"]), None)  # the first one given is what commands read
+    return {"found": found["path"] if found and found["exists"] and found["languages"] else None,
+            "given": found["path"] if found else None, "checked": out}
 
 
 def collect(data_dir: str | None = None, hub: bool = True) -> dict:
@@ -162,7 +178,10 @@ def render(d: dict) -> str:
         runs = ort["runs"] if isinstance(ort["runs"], str) else \
             "; ".join(f"{k} -> {v}" for k, v in ort["runs"].items())
         lines += [f"onnxruntime {ort['version']} ({ort['build']}, device {ort['device']})",
-                  f"  providers listed: {', '.join(ort['available_providers'])}", f"  a session really runs: {runs}"]
+                  f"  providers listed: {', '.join(ort['available_providers'])}",
+                  f"  a session asking for one provider runs on: {runs}",
+                  f"  xner's --provider auto asks for {', '.join(ort['xner_auto']['asks_for'])} and runs on "
+                  f"{ort['xner_auto']['runs']}"]
     else:
         lines.append(f"onnxruntime: not installed ({ort['hint']})")
     cu = d["cuda"]
@@ -173,9 +192,18 @@ def render(d: dict) -> str:
         lines.append(f"  cuda:{dev['index']} {dev['name']} {dev['memory_gib']} GiB")
     lines.append("packages: " + ", ".join(f"{k} {v}" for k, v in d["packages"].items()))
     data = d["data"]
-    lines.append(f"data folder: {data['found'] or 'none found'}"
-                 + "".join(f"\n  {c['from']}: {c['path']} ({str(c['languages']) + ' languages' if c['exists'] else 'missing'})"
-                           for c in data["checked"]))
+    if data["found"]:
+        head = data["found"]
+    elif data.get("given"):
+        head = f"{data['given']} (given, but holds no language folder with a train file)"
+    else:
+        head = "none given (commands read the Hugging Face hub; pass --data-dir or set XNER_DATA_DIR)"
+
+    def _line(c):
+        state = f"{c['languages']} languages" if c["exists"] else "missing"
+        return f"\n  {c['from']}: {c['path']} ({state}" + ("" if c["used"] else "; not used unless passed") + ")"
+
+    lines.append(f"data folder: {head}" + "".join(_line(c) for c in data["checked"]))
     hub = d["hub"]
     lines.append(f"hub: {'reachable' if hub['reachable'] is True else 'not reachable' if hub['reachable'] is False else hub['reachable']}"
                  + (" (HF_HUB_OFFLINE=1)" if hub["offline"] else ""))

@@ -73,8 +73,30 @@ def _ray() -> str:
     return str(exe) if exe.exists() else "ray"
 
 
-def _pids() -> set[int]:
-    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
+def _node_pids(temp_dir: Path) -> set[int]:
+    """The processes of the Ray node started with ``temp_dir``: those whose command line names it (raylet,
+    its log monitor, ...) and all their descendants (the task workers it spawned). Nothing else on the
+    machine is touched."""
+    parent: dict[int, int] = {}
+    roots: set[int] = set()
+    needle = str(temp_dir).encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if needle in f.read():
+                    roots.add(pid)
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                parent[pid] = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = set(roots), set(roots)
+    while frontier:
+        frontier = {pid for pid, pp in parent.items() if pp in frontier} - found
+        found |= frontier
+    return found
 
 
 def _rows(store: Path) -> dict[str, dict]:
@@ -115,11 +137,10 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
     subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=1", '--resources={"xner": 1}',
                     f"--temp-dir={head_tmp}", "--include-dashboard=false", "--disable-usage-stats"],
                    check=True, capture_output=True, env=env)
-    before = _pids()
     try:
         subprocess.run([ray, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", '--resources={"xner": 1}',
                         f"--temp-dir={worker_tmp}", "--disable-usage-stats"], check=True, capture_output=True, env=env)
-        worker_pids = _pids() - before
+        worker_pids: set[int] = set()
         shared = work / "shared-artifacts"
         store = work / "ray" / "results.sqlite"
         argv = [sys.executable, "-m", "xner", "sweep", str(cfg), "--executor", "ray", "--ray-address",
@@ -130,6 +151,7 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
         while p.poll() is None:  # kill the worker node once the first models are built
             built = len(list(shared.glob("*/DONE"))) if shared.exists() else 0
             if killed_at is None and built >= 2:
+                worker_pids = _node_pids(worker_tmp)
                 for pid in worker_pids:
                     try:
                         os.kill(pid, signal.SIGKILL)
@@ -145,6 +167,8 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
         t_ray = time.perf_counter() - t0
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, env=env)
+    # task workers the worker node started (one log per worker process): the node really ran tasks
+    worker_logs = len(list(worker_tmp.glob("session_*/logs/worker-*.out")))
     ref, got = _rows(work / "local" / "results.sqlite"), _rows(store)
     lost = sorted(set(ref["rows"]) - set(got["rows"]))
     extra = sorted(set(got["rows"]) - set(ref["rows"]))
@@ -153,9 +177,13 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
     res.add(Timing("two-node Ray, worker killed", t_ray, t_ray, t_ray, 1, got["n"], "cells"), engine="ray")
     res.settings.update(cells_local=ref["n"], cells_ray=got["n"], distinct_ray=got["distinct"], lost=len(lost),
                         duplicated=got["n"] - got["distinct"], unexpected=len(extra), differing=len(differ),
-                        worker_processes_killed=len(worker_pids), killed_after_s=killed_at,
-                        driver_resumed=resumed, identical=not (lost or extra or differ))
-    res.notes.append(f"worker node ({len(worker_pids)} processes) SIGKILLed after {killed_at} s; "
+                        worker_processes_killed=len(worker_pids), worker_node_task_processes=worker_logs,
+                        killed_after_s=killed_at,
+                        driver_resumed=resumed, identical=not (lost or extra or differ),
+                        fault_injected=bool(worker_pids))
+    if not worker_pids:
+        res.notes.append("no worker-node process was found to kill: this run tested no fault")
+    res.notes.append(f"worker node ({len(worker_pids)} processes, {worker_logs} task workers started) SIGKILLed after {killed_at} s; "
                      + ("the driver failed with it and the sweep was resumed" if resumed else
                         "Ray retried its tasks on the head node") + f"; cells: local {ref['n']}, ray {got['n']}, "
                      f"lost {len(lost)}, duplicated {got['n'] - got['distinct']}, differing {len(differ)}")

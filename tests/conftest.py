@@ -90,6 +90,18 @@ def onnx_dir(tmp_path_factory, trained, data_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def int8_dir(tmp_path_factory, trained, data_dir) -> Path:
+    """The trained tiny BERT exported as ``--quantize int8`` makes it (static QDQ, calibrated, gated)."""
+    from xner.datadir import DataDir
+    from xner.export.build import export
+
+    d = tmp_path_factory.mktemp("onnx_int8")
+    export(trained["bert"], d, "torch", quantize="int8", eval_corpus=DataDir(data_dir).load("en", "test"),
+           overwrite=True)
+    return d
+
+
+@pytest.fixture(scope="session")
 def tiny_mlm(tmp_path_factory, tiny_bert) -> Path:
     """A 1-layer random masked LM with tiny_bert's tokenizer (for context_mask --mlm)."""
     from transformers import BertConfig, BertForMaskedLM

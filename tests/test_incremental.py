@@ -103,14 +103,16 @@ def test_word_boundaries_are_part_of_the_cache_key(onnx_dir, data_dir):
     assert len(set(keys)) == len(keys)
 
 
-def test_colliding_sentences_every_perturbation_synthetic(onnx_dir, data_dir, trained):
+@pytest.mark.parametrize("variant", ["fp32", "int8"])
+def test_colliding_sentences_every_perturbation_synthetic(onnx_dir, int8_dir, data_dir, trained, variant):
     from xner.robustness.vectors import encoder_vectors
 
     src = DataDir(data_dir)
     corpus = _colliding(src.load("en", "test"))
+    model = onnx_dir if variant == "fp32" else int8_dir
     out = {}
     for inc in (True, False):
-        rt = Runtime(onnx_dir, provider="cpu", threads=1)
+        rt = Runtime(model, provider="cpu", threads=1)
         ctx = Context(train=src.load("ru", "train"), source=src, lang="en", runtime=rt,
                       vectors=encoder_vectors(trained["bert"]))
         out[inc] = _rows(rt, corpus, ctx, [0.3], [0, 1], inc)
@@ -120,15 +122,19 @@ def test_colliding_sentences_every_perturbation_synthetic(onnx_dir, data_dir, tr
 
 
 @needs_shared
-def test_colliding_sentences_every_perturbation_wikiann(onnx_dir, trained):
-    """Real WikiANN (en test, de train for the study's pools), collisions included."""
+@pytest.mark.parametrize("variant", ["fp32", "int8"])
+def test_colliding_sentences_every_perturbation_wikiann(onnx_dir, int8_dir, trained, variant):
+    """Real WikiANN (en test, de train for the study's pools), collisions included, every registered
+    perturbation: incremental equals full re-inference exactly for float32 and for the default int8
+    (static, so a sentence's answer does not depend on the batch it is inferred in)."""
     from xner.robustness.vectors import encoder_vectors
 
     src = DataDir(WIKIANN)
     corpus = _colliding(src.load("en", "test").subset(np.arange(300)))
+    model = onnx_dir if variant == "fp32" else int8_dir
     out = {}
     for inc in (True, False):
-        rt = Runtime(onnx_dir, provider="cpu", threads=1)
+        rt = Runtime(model, provider="cpu", threads=1)
         ctx = Context(train=src.load("de", "train").subset(np.arange(2000)), source=src, lang="en", runtime=rt,
                       vectors=encoder_vectors(trained["bert"]))
         out[inc] = _rows(rt, corpus, ctx, [0.3], [0], inc)

@@ -64,11 +64,18 @@ CASES = [
     ("results", "results {store} --out {out}", "file"),
     ("demo", "demo --data-dir {data} --out {out}", "dir"),
     ("bench", "bench --suite score --quick --out {out}", "dir"),
+    ("evaluate --junit", "evaluate --model {onnx} --data-dir {data} --lang en --perturbations char_noise "
+                         "--require char_noise:f1>=0 --junit {out}", "file"),
+    ("sweep --junit", "sweep demo --data-dir {data} --store {root}/junit-store.sqlite --require *:f1>=0 "
+                      "--junit {out}", "file"),
 ]
 
+#: every option through which a command writes a file or folder
+WRITE_OPTIONS = {"--out", "--output", "--store", "--junit", "--artifacts"}
 
-def _writers() -> set[str]:
-    """Every subcommand with an output option (--out, --output, --store) or an ``output`` argument."""
+
+def _writers() -> set[tuple[str, str]]:
+    """Every (subcommand, option) that writes: an option of WRITE_OPTIONS or an ``output`` argument."""
     found = set()
 
     def walk(p, prefix):
@@ -76,16 +83,34 @@ def _writers() -> set[str]:
             if isinstance(a, argparse._SubParsersAction):
                 for name, sp in a.choices.items():
                     walk(sp, (*prefix, name))
-            elif prefix and (set(a.option_strings) & {"--out", "--output", "--store"} or a.dest == "output"):
-                found.add(" ".join(prefix))
+            elif prefix and a.dest == "output" and not a.option_strings:
+                found.add((" ".join(prefix), "output"))
+            elif prefix:
+                for opt in set(a.option_strings) & WRITE_OPTIONS:
+                    found.add((" ".join(prefix), opt))
 
     walk(build_parser(), ())
     return found
 
 
+def _covered() -> set[tuple[str, str]]:
+    """(subcommand, option) pairs the cases write through: the option given {out}, or the positional
+    output argument when no option is."""
+    out = set()
+    for _, argv in INPUT_CASES:
+        if "--artifacts" in argv:
+            out.add(("sweep", "--artifacts"))
+    for _, argv, _ in CASES:
+        words = argv.split()
+        cmd = " ".join(words[:2]) if words[0] == "data" else words[0]
+        opts = [w for w, nxt in zip(words, words[1:], strict=False) if nxt == "{out}"]
+        out.add((cmd, opts[0] if opts and opts[0].startswith("--") else "output"))
+    return out
+
+
 def test_every_writer_is_in_the_table():
-    missing = _writers() - {c for c, _, _ in CASES}
-    assert not missing, f"subcommands that write without an output-guard case: {sorted(missing)}"
+    missing = _writers() - _covered()
+    assert not missing, f"subcommands and options that write without an output-guard case: {sorted(missing)}"
 
 
 @pytest.mark.parametrize("case,argv,kind", CASES, ids=[c for c, _, _ in CASES])
@@ -116,6 +141,10 @@ INPUT_CASES = [
                                    "--out {data}/en/test.tsv --overwrite"),
     ("report into the store's folder", "report {store} --out {root} --overwrite"),
     ("results over the store", "results {store} --out {store} --overwrite"),
+    # --artifacts is a shared folder (it may hold other things; each model folder in it is claimed on
+    # its own), so its case is the input one: never the data folder
+    ("sweep --artifacts into its data folder", "sweep demo --data-dir {data} --store {root}/a-store.sqlite "
+                                               "--artifacts {data}"),
 ]
 
 

@@ -163,3 +163,59 @@ def test_serve_cli_refuses_empty_keys_and_bad_bounds(onnx_dir, argv, env):
     r = subprocess.run([sys.executable, "-m", "xner", "serve", "--model", str(onnx_dir), "--port", "0", *argv],
                        capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
     assert r.returncode == 2, r.stderr
+
+
+def test_a_request_past_its_timeout_gets_504_and_the_server_stays_up(onnx_dir):
+    """Trust III item 12: each request has a timeout; a stuck batch answers 504, not a hang."""
+    from fastapi.testclient import TestClient
+
+    from xner.export.server import create_app
+
+    app = create_app(str(onnx_dir), provider="cpu", threads=1, request_timeout_s=0.3)
+    with TestClient(app) as c:
+        batcher = app.app.state.batcher
+        fast = batcher.run
+        batcher.run = lambda sents: (time.sleep(1.5), fast(sents))[1]
+        t0 = time.perf_counter()
+        r = c.post("/predict", json={"text": "Anna Smith ."})
+        assert r.status_code == 504 and "no answer within 0.3 s" in r.json()["error"]
+        assert time.perf_counter() - t0 < 1.4
+        batcher.run = fast
+        time.sleep(1.5)  # the stuck batch finishes; the worker lives on
+        assert c.get("/health").json()["status"] == "ok"
+        assert c.post("/predict", json={"text": "Anna Smith ."}).status_code == 200
+
+
+def test_served_int8_answers_do_not_depend_on_concurrent_requests(int8_dir, data_dir):
+    """Trust III item 11 through the server: one sentence sent alone and among 15 concurrent clients
+    (cross-request batching) gets the same entities and the same scores from the default int8."""
+    import json
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from xner.datadir import DataDir
+    from xner.export.server import create_app, serve_in_thread
+
+    sents = DataDir(data_dir).load("en", "test").sentences()[:64]
+    app = create_app(str(int8_dir), provider="cpu", threads=1, batch_wait_ms=50)
+    batcher, sizes = app.app.state.batcher, []
+    record = batcher.on_batch
+    batcher.on_batch = lambda n, requests, s: (sizes.append(requests), record(n, requests, s))
+    server, thread, url = serve_in_thread(app)
+
+    def ask(words):
+        req = urllib.request.Request(f"{url}/predict", data=json.dumps({"words": [words]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())
+
+    try:
+        alone = [ask(s) for s in sents[:16]]
+        with ThreadPoolExecutor(16) as pool:  # each probe sentence among 15 others at once, twice over
+            together = list(pool.map(ask, sents[:16] + sents[16:64]))[:16]
+        assert max(sizes) > 1  # requests really were batched together
+    finally:
+        server.should_exit = True
+        thread.join()
+    assert any(a["entities"][0] for a in alone)  # the model finds entities
+    assert alone == together

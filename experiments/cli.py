@@ -81,7 +81,8 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
 
         pl = sweep_plan(cfg, args.data_dir, args.repair, artifacts=args.artifacts, store=store)
         emit(args, pl, render_plan(pl) if not getattr(args, "json", False) else
-             f"plan of {pl['config']}: {pl['cells']} cells, estimate {pl['estimate_seconds']:.0f} s")
+             f"plan of {pl['config']}: {pl['cells']} cells, estimate {pl['estimate_seconds']:.0f} s"
+             + (" (for the offline fallback models: the hub is not reachable)" if pl.get("fallback") else ""))
         return 0
     from xner.robustness.cli import apply_gates, parse_gates
 

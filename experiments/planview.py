@@ -162,8 +162,17 @@ def sweep_plan(config: str | dict, data_dir: str | None = None, repair: str = "c
             for t, src in c["sources"].items():
                 sets.setdefault(t, {}).setdefault(f"K={c['source_set']['k']}", []).append(
                     {"label": c["label"], "sources": src, "weighting": c["weighting"]})
+    # a model whose hub could not be reached is planned, and priced, as its offline fallback: say so
+    resolved = {name: {"fallback": bool(spec.get("substitutes")), "substitutes": spec.get("substitutes"),
+                       "kind": next((k for k in ("hub", "pretrain", "init", "path") if k in spec), "?")}
+                for name, spec in arts.models.items()}
+    fallback = {n: r["substitutes"] for n, r in resolved.items() if r["fallback"]}
     return {"config": cfg.get("name", ""), "train_seeds": list(cfg["train_seeds"]), "targets": list(cfg["targets"]),
-            "artifacts": str(root), "conditions": conditions, "models": listed,
+            "artifacts": str(root), "conditions": conditions, "models": listed, "resolved_models": resolved,
+            "fallback": bool(fallback),
+            **({"note": f"the hub is not reachable: {_fallback_text(fallback)} "
+                        f"{'stands' if len(fallback) == 1 else 'stand'} in; the models and the "
+                        "estimate below are the fallback's, not the hub model's"} if fallback else {}),
             "source_sets": sets, "teacher_sharing": {"teachers": sum(m["kind"] == "train" for m in listed),
                                                      "used_by_students": uses},
             "counts": {k: {"planned": sum(m["kind"] == k for m in listed),
@@ -174,6 +183,10 @@ def sweep_plan(config: str | dict, data_dir: str | None = None, repair: str = "c
                                                     "disk_gb": round(disk / 1e9, 1)}}
 
 
+def _fallback_text(fallback: dict[str, str]) -> str:
+    return ", ".join(f"{name}'s offline fallback (for {hub})" for name, hub in fallback.items())
+
+
 def _fmt_s(s: float) -> str:
     return f"{s / 3600:.1f} h" if s >= 3 * 3600 else f"{s / 60:.0f} min"
 
@@ -182,7 +195,10 @@ def render_plan(p: dict) -> str:
     """The plan as text: conditions, artefacts, cells and the estimate."""
     lines = [f"sweep {p['config']}: the plan (nothing was run, trained or built)",
              f"training seeds {', '.join(map(str, p['train_seeds']))}; targets {', '.join(p['targets'])}; "
-             f"artefacts in {p['artifacts']}", "", "conditions (sources per target; cells per target):"]
+             f"artefacts in {p['artifacts']}"]
+    if p.get("note"):
+        lines.append(f"NOTE: {p['note']}")
+    lines += ["", "conditions (sources per target; cells per target):"]
     for c in p["conditions"]:
         extra = []
         if c["budget"]:
@@ -229,6 +245,7 @@ def render_plan(p: dict) -> str:
               f"cells: {p['cells']} in {p['groups']} groups (models x settings x targets x training seeds)",
               f"estimate: {_fmt_s(p['estimate_seconds'])} ({p['estimate_seconds']:.0f} s) on {e['cores']} CPU cores: "
               + ", ".join(f"{k} {v:.0f} s" for k, v in e["seconds_by_kind"].items())
-              + f"; about {e['disk_gb']:.1f} GB of artefacts (float32 weights)",
+              + f"; about {e['disk_gb']:.1f} GB of artefacts (float32 weights)"
+              + (" -- for the fallback model(s), not the hub model(s) they stand in for" if p.get("fallback") else ""),
               f"how: {e['how']}"]
     return "\n".join(lines)

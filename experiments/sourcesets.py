@@ -43,6 +43,12 @@ def _pool(spec) -> tuple[str, ...]:
             raise XnerError(f"unknown source pool {spec!r}; named pools: {', '.join(POOLS)} (or a list of languages)")
         return POOLS[spec]
     if isinstance(spec, list) and spec and all(isinstance(x, str) for x in spec):
+        from xner.langs import PANX_LANGS, base_code, language
+
+        unknown = [x for x in dict.fromkeys(spec) if language(x) is None and base_code(x) not in PANX_LANGS]
+        if unknown:
+            raise XnerError(f"'pool': unknown language code(s) {', '.join(map(repr, unknown))}; the registry's "
+                            "languages: `xner langs`")
         return tuple(dict.fromkeys(spec))
     raise XnerError(f"'pool' is a named pool ({', '.join(POOLS)}) or a list of languages; got {spec!r}")
 
@@ -150,8 +156,9 @@ def teacher_zero_shot(teacher_dir: str, corpus, test_sha: str) -> float | None:
 
 def measured_properties(onnx_dir: str, g, corpus, test_sha: str) -> dict:
     """A student's source set as the report needs it: :func:`set_properties`, each teacher's language,
-    labelled sentences and zero-shot F1 on the target, and the weights it distilled with (mean and
-    spread over target sentences per teacher: a ``langid`` student's, to check langid against uniform)."""
+    labelled sentences and zero-shot F1 on the target, and the weights it distilled with (per teacher:
+    the mean, and the spread over target sentences of the language-ID probabilities before a
+    set-level ``langid`` averages them; to check langid against uniform)."""
     import json
     from pathlib import Path
 

@@ -37,6 +37,25 @@ def softmax(x: np.ndarray, t: float = 1.0) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
+def mix_weights(weighting: str, k: int, n: int, sent_p: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """The teacher weights per target sentence ``[n, k]`` that the soft targets average with, and
+    what the card records of them: ``weights_mean`` (per teacher) and ``weights_sd``, the spread over
+    target sentences of the language-ID probabilities ``sent_p`` *before* any averaging (``langid``
+    applies their set-level mean to every sentence, so the spread of the weights applied,
+    ``applied_sd``, is 0 by construction; ``langid-sentence`` applies them as they are); uniform: 1/k
+    everywhere, spread 0."""
+    if weighting == "uniform" or k == 1 or sent_p is None:
+        w = np.full((n, k), 1.0 / k, dtype=np.float32)
+        spread = w.std(0)
+    else:
+        sent_p = np.asarray(sent_p, dtype=np.float64)
+        w = sent_p if weighting == "langid-sentence" else np.broadcast_to(sent_p.mean(0), sent_p.shape).copy()
+        spread = sent_p.std(0)
+    w64 = w.astype(np.float64)
+    return w, {"weights_mean": w64.mean(0).round(4).tolist(), "weights_sd": np.asarray(spread, np.float64).round(4)
+               .tolist(), "applied_sd": w64.std(0).round(4).tolist()}
+
+
 def teacher_langs(teachers: list[str]) -> list[str]:
     """Source languages of teachers, from their run cards."""
     out = []
@@ -205,9 +224,8 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
 
     # 2. weights
     info: dict = {"weighting": weighting}
-    if weighting == "uniform" or K == 1:
-        w_sent = np.full((len(target_unlabelled), K), 1.0 / K, dtype=np.float32)
-    else:
+    sent_p = None
+    if weighting != "uniform" and K > 1:
         if source_corpora is None or len(source_corpora) != K:
             raise XnerError("langid weighting needs the teachers' source corpora")
         if langid_encoder == "student":
@@ -217,9 +235,8 @@ def distill(teachers: list[str], target_unlabelled: Corpus, student_name: str, o
         sent_p, info["langid"] = langid_weights(embed[0], embed[1], source_corpora, target_unlabelled, seed,
                                                 temperature=langid_temperature)
         info["langid"]["encoder"] = langid_encoder
-        w_sent = sent_p if weighting == "langid-sentence" else np.broadcast_to(sent_p.mean(0), sent_p.shape).copy()
-    info["weights_mean"] = w_sent.mean(0).round(4).tolist()
-    info["weights_sd"] = w_sent.std(0).round(4).tolist()  # spread over sentences (0 for uniform or set-level)
+    w_sent, stats = mix_weights(weighting, K, len(target_unlabelled), sent_p)
+    info.update(stats)  # weights_sd: the language-ID probabilities' spread over sentences, before averaging
     tok_sent = np.repeat(np.arange(len(target_unlabelled)), target_unlabelled.lengths)
     w_tok = w_sent[tok_sent]  # [n_tokens, K]
     soft = np.einsum("tk,ktc->tc", w_tok, P).astype(np.float32)

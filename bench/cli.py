@@ -53,4 +53,10 @@ def run_bench(args: argparse.Namespace) -> int:
         say("xner: required ratio not met: " + "; ".join(
             f"{x['name']} {x['speedup']:.2f}x < {x['required']}x" for x in unmet), important=True)
         return 4
+    failed = [r.suite for r in results if any(n.startswith("failed:") for n in r.notes)]
+    if failed:
+        from xner.console import say
+
+        say(f"xner: suite(s) failed: {', '.join(failed)} (the others' results are written)", important=True)
+        return 1
     return 0

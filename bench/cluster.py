@@ -143,8 +143,8 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
         worker_pids: set[int] = set()
         shared = work / "shared-artifacts"
         store = work / "ray" / "results.sqlite"
-        argv = [sys.executable, "-m", "xner", "sweep", str(cfg), "--executor", "ray", "--ray-address",
-                f"127.0.0.1:{port}", "--artifacts", str(shared), "--store", str(store), "--data-dir", d, "-q"]
+        argv = [sys.executable, "-P", "-m", "xner", "sweep", str(cfg), "--executor", "ray", "--ray-address",
+                f"127.0.0.1:{port}", "--artifacts", str(shared), "--store", str(store), "--data-dir", d, "-q", "--json"]
         t0 = time.perf_counter()
         p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         killed_at = None
@@ -161,22 +161,30 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
             time.sleep(0.5)
         out, err = p.communicate()
         resumed = False
+        runs = [out]
         if p.returncode != 0:  # the driver failed with the node: the sweep resumes from the store
             resumed = True
-            subprocess.run(argv, env=env, check=True, capture_output=True)
+            runs.append(subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout)
         t_ray = time.perf_counter() - t0
-    finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, env=env)
+    finally:  # only the two nodes this suite started: `ray stop` would stop every Ray node on the machine
+        for pid in _node_pids(head_tmp) | _node_pids(worker_tmp):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     # task workers the worker node started (one log per worker process): the node really ran tasks
     worker_logs = len(list(worker_tmp.glob("session_*/logs/worker-*.out")))
     ref, got = _rows(work / "local" / "results.sqlite"), _rows(store)
+    # results the driver received for a cell more than once (a task retried after it had delivered): the
+    # store keeps one row per key, so only this count can show a duplicate
+    dup_results = sum(json.loads(o).get("results_duplicated", 0) for o in runs if o.strip().startswith("{"))
     lost = sorted(set(ref["rows"]) - set(got["rows"]))
     extra = sorted(set(got["rows"]) - set(ref["rows"]))
     differ = [k for k in set(ref["rows"]) & set(got["rows"]) if ref["rows"][k] != got["rows"][k]]
     res.add(Timing("local executor", t_local, t_local, t_local, 1, ref["n"], "cells"), engine="local")
     res.add(Timing("two-node Ray, worker killed", t_ray, t_ray, t_ray, 1, got["n"], "cells"), engine="ray")
     res.settings.update(cells_local=ref["n"], cells_ray=got["n"], distinct_ray=got["distinct"], lost=len(lost),
-                        duplicated=got["n"] - got["distinct"], unexpected=len(extra), differing=len(differ),
+                        duplicated=dup_results, unexpected=len(extra), differing=len(differ),
                         worker_processes_killed=len(worker_pids), worker_node_task_processes=worker_logs,
                         killed_after_s=killed_at,
                         driver_resumed=resumed, identical=not (lost or extra or differ),
@@ -186,7 +194,7 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
     res.notes.append(f"worker node ({len(worker_pids)} processes, {worker_logs} task workers started) SIGKILLed after {killed_at} s; "
                      + ("the driver failed with it and the sweep was resumed" if resumed else
                         "Ray retried its tasks on the head node") + f"; cells: local {ref['n']}, ray {got['n']}, "
-                     f"lost {len(lost)}, duplicated {got['n'] - got['distinct']}, differing {len(differ)}")
+                     f"lost {len(lost)}, duplicated {dup_results}, differing {len(differ)}")
     (work / "result.json").write_text(json.dumps(res.settings, indent=1), encoding="utf-8")
     shutil.rmtree(head_tmp, ignore_errors=True)
     return res

@@ -32,7 +32,7 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
     def xner():
-        subprocess.run([sys.executable, "-m", "xner", "predict", "--model", str(onnx), "--text", TEXT], env=env,
+        subprocess.run([sys.executable, "-P", "-m", "xner", "predict", "--model", str(onnx), "--text", TEXT], env=env,
                        check=True, capture_output=True)
 
     def hf():

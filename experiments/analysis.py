@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xner.langs import pair_of
+from xner.robustness.gates import FLOOR_F1 as _GATES_FLOOR
 
 from .identity import baseline_variant, clean_key, condition_key, variant
 from .inference import INTERVALS, combine
@@ -31,8 +32,9 @@ from .uncertainty import Resampler, unpack_counts
 
 __all__ = ["FLOOR_EDIT", "FLOOR_F1", "KIND_ORDER", "Analysis", "Cond"]
 
-#: a model whose clean F1 is below this cannot lose much: its rows are flagged and carry no verdict
-FLOOR_F1 = 0.2
+#: a model whose clean F1 is below this cannot lose much: its rows are flagged and carry no verdict (one
+#: number with the robustness gates, which fail a drop measured below it)
+FLOOR_F1 = _GATES_FLOOR
 #: a perturbation that edited less than this share of its units (achieved rate) tested (almost) nothing
 FLOOR_EDIT = 0.02
 

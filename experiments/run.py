@@ -83,8 +83,12 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
         bar = Progress(n_total + n_build, f"sweep {cfg.get('name', '')}".strip(), "step",
                        initial=n_total - n_todo) if progress else None
 
+        received: dict[str, int] = {}  # every result the executor hands back, per cell (a retried task twice?)
+
         def write(params: dict, row: dict, info: dict, counts: bytes) -> None:
             nonlocal written
+            k = cell_key(params)
+            received[k] = received.get(k, 0) + 1
             written += store.put(params, {**row, "export": info, "config": cfg.get("name", "")}, counts, run)
             if bar is not None:
                 bar.advance(1)
@@ -95,7 +99,8 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
             if bar is not None:
                 bar.close()
         return {"cells": n_total, "skipped": n_total - n_todo, "written": written, "store": str(store_path),
-                "run": run}
+                "run": run, "results_received": sum(received.values()),
+                "results_duplicated": sum(n - 1 for n in received.values())}
 
 
 class _Silent:

@@ -41,6 +41,9 @@ def variant_file(report: dict | None, name: str | None) -> str:
     if name is None:
         return (report or {}).get("default", "model.onnx")
     if name.endswith(".onnx"):
+        if Path(name).name != name or name in (".onnx", "..onnx"):
+            raise XnerError(f"--variant {name}: a variant is a graph of the export folder, named without a "
+                            "folder (a graph elsewhere is not covered by this folder's parity gate)")
         return name
     return "model.onnx" if name in ("fp32", "model", "") else f"model_{name.removeprefix('model_')}.onnx"
 
@@ -52,6 +55,63 @@ def gate_of(report: dict | None, variant: str) -> dict | None:
     if "variants" in report:
         return report["variants"].get(variant)
     return {"passed": report.get("passed", True)}
+
+
+#: operators that compute activation scales from the batch at run time (dynamic quantisation)
+_DYNAMIC_OPS = (b"DynamicQuantizeLinear", b"DynamicQuantizeMatMul", b"MatMulInteger", b"DynamicQuantizeLSTM")
+
+
+def _varint(buf, i: int) -> tuple[int, int]:
+    v = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        if b < 0x80:
+            return v, i
+        shift += 7
+
+
+def _fields(buf, start: int, end: int):
+    """(field number, start, end) of each length-delimited field of the protobuf message buf[start:end]
+    (other wire types are skipped)."""
+    i = start
+    while i < end:
+        key, i = _varint(buf, i)
+        wire = key & 7
+        if wire == 0:
+            _, i = _varint(buf, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            yield key >> 3, i, i + n
+            i += n
+        else:
+            raise ValueError(f"wire type {wire}")
+
+
+def _has_dynamic_quantization(onnx_file: Path) -> bool:
+    """Whether the graph holds an operator of dynamic quantisation: the op types of its nodes (ModelProto
+    field 7 graph, GraphProto field 1 node, NodeProto field 4 op_type), read from the mapped file
+    without touching the weights (initializers are skipped by their length)."""
+    import mmap
+
+    try:
+        with open(onnx_file, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            for num, a, b in _fields(m, 0, len(m)):
+                if num != 7:
+                    continue
+                for gnum, na, nb in _fields(m, a, b):
+                    if gnum == 1:
+                        for fnum, oa, ob in _fields(m, na, nb):
+                            if fnum == 4 and bytes(m[oa:ob]) in _DYNAMIC_OPS:
+                                return True
+            return False
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 class Runtime:
@@ -76,6 +136,10 @@ class Runtime:
             raise XnerError(f"no {self.variant} in {self.path} (variants here: {', '.join(have) or 'none'}; export "
                             "a model with xner export)")
         gate = gate_of(self.report, self.variant)
+        if gate is None and self.report and "variants" in self.report and not allow_failed:
+            raise XnerError(f"{onnx_file}: the export report knows no such variant (it was not made, or was "
+                            f"renamed, after the export: no parity gate covers it; variants: "
+                            f"{', '.join(sorted(self.report['variants'])) or 'none'})")
         if gate is not None and not gate.get("passed", True) and not self.report.get("forced") and not allow_failed:
             raise XnerError(f"{onnx_file}: this export failed its parity gate (see export_report.json); re-export, "
                             "or export with --force to use it anyway")
@@ -155,6 +219,8 @@ class Runtime:
         """Whether a sentence's answer from this graph can depend on the other rows of its batch: a
         dynamically quantised graph (activation scales computed per batch).  Read from the export
         report's steps up to this variant (older exports' ``model_int8.onnx`` was dynamic)."""
+        if _has_dynamic_quantization(self.path / self.variant):  # the graph itself, whatever its name
+            return True
         steps = (self.report or {}).get("steps") or []
         names = [s.get("variant") for s in steps]
         if self.variant in names:

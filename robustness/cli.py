@@ -166,7 +166,8 @@ def add_gates(p: argparse.ArgumentParser) -> None:
     """Robustness gates for CI (``robustness/gates.py``): thresholds, pass/fail per test, exit 4, JUnit XML."""
     p.add_argument("--require", action="append", default=[], metavar="NAME:METRIC>=X",
                    help="a threshold every evaluated row of perturbation NAME (or * for all) must meet; METRIC: "
-                   "delta_f1, delta_f1_lo (the interval's lower end), relative_drop or f1, as fractions (>= or <=); "
+                   "delta_f1, delta_f1_lo (the lower end of the 95%% interval), relative_drop or f1, as fractions "
+                   "(>= or <=; quote it in a shell: '--require \"char_noise:delta_f1>=-0.05\"'); "
                    "repeatable. Any failing gate exits 4")
     p.add_argument("--require-file", metavar="TOML", default=None,
                    help="gates as [[require]] tables (perturbation, metric, op, value, min_pass_rate)")
@@ -190,15 +191,20 @@ def apply_gates(args: argparse.Namespace, rows: list[dict], inputs: list) -> int
     return 4 if any(not o.passed for o in outcomes) else 0
 
 
-def parse_gates(args: argparse.Namespace, inputs: list) -> None:
-    """Read the gates before any work (a bad threshold fails fast) and claim the JUnit file."""
-    from .gates import load_gates, parse_gate
+def parse_gates(args: argparse.Namespace, inputs: list, run_names: list[str] | None = None) -> None:
+    """Read the gates before any work (a bad threshold, or a gate naming a perturbation the run does not
+    evaluate, fails fast) and claim the JUnit file (never one of the command's inputs, the gates' own
+    file included, whatever --overwrite says)."""
+    from .gates import load_gates, parse_gate, validate_names
 
     args._gates = [parse_gate(g) for g in args.require] + (load_gates(args.require_file) if args.require_file else [])
+    if run_names is not None:
+        validate_names(args._gates, run_names)
     if args.junit:
         if not args._gates:
             raise XnerError("--junit needs gates (--require or --require-file)")
-        claim_file(args.junit, inputs=[*inputs, args.out], overwrite=args.overwrite, flag="--junit")
+        claim_file(args.junit, inputs=[*inputs, args.out, args.require_file], overwrite=args.overwrite,
+                   flag="--junit")
 
 
 def _inputs(args: argparse.Namespace, src) -> list:
@@ -259,7 +265,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     corpus, ctx, src = _context(args, runtime, _needs_vectors(made))
     if args.out:
         claim_file(args.out, inputs=_inputs(args, src), overwrite=args.overwrite)
-    parse_gates(args, _inputs(args, src))
+    parse_gates(args, _inputs(args, src), [p.name for p in made])
     rates = parse_rates(args.rates) if args.rates else None
     if rates and len({repr(r) for r in rates}) != len(rates):
         raise XnerError(f"--rates lists a rate twice ({args.rates}): each would repeat the same rows")

@@ -91,7 +91,7 @@ def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_count
     edited_pp = 100 * (stats["entity_edit_rate"] if pert.unit == "entities" else stats["token_edit_rate"])
     delta = row["f1"] - clean
     row.update({
-        "clean_f1": clean, "delta_f1": delta, "relative_drop": -delta / clean if clean else 0.0,
+        "clean_f1": clean, "delta_f1": delta, "relative_drop": -delta / clean if clean else None,  # undefined at F1 0
         "delta_per_edited_pp": (100 * delta) / edited_pp if edited_pp else None,
         "ci": ci, "edit": {k: v for k, v in stats.items() if k not in ("perturbation", "params", "parts")},
         "parts": stats.get("parts"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,32 @@ def test_small_suite_skips_without_data(tmp_path):
     res = smalljob.run(quick=True, data_dir=str(tmp_path))
     assert any("skipped" in n for n in res.notes)
     assert res.rows == [] and res.ratios == []
+
+
+def test_a_failing_suite_is_reported_and_the_others_still_run(monkeypatch, tmp_path):
+    """Review of 29, F6: a broken peer environment ended `--suite all` in a traceback, losing every other
+    suite's results, and suites left their temporary folders behind."""
+    import sys
+    import tempfile
+    import types
+
+    from xner.bench import suites
+    from xner.bench.harness import SuiteResult
+
+    made = []
+
+    def boom(quick=False, data_dir=None, **_):
+        made.append(tempfile.mkdtemp())
+        raise RuntimeError("langtest failed (/usr/bin/python3): No module named 'transformers'")
+
+    def fine(quick=False, data_dir=None, **_):
+        made.append(tempfile.mkdtemp())
+        return SuiteResult("fine")
+
+    for name, fn in (("boom", boom), ("fine", fine)):
+        monkeypatch.setitem(sys.modules, f"xner.bench.{name}", types.SimpleNamespace(run=fn))
+    monkeypatch.setattr(suites, "SUITES", {"boom": "boom", "fine": "fine"})
+    res = suites.run_suites("all")
+    assert [r.suite for r in res] == ["boom", "fine"]
+    assert res[0].notes[0].startswith("failed: RuntimeError: langtest failed")
+    assert made and not any(Path(d).exists() for d in made)  # each suite's temporary folders are removed

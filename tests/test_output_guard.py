@@ -190,3 +190,18 @@ def test_guard_primitives(tmp_path):
     assert claim_dir(d) == d.resolve()
     with pytest.raises(Exception, match="inputs"):
         claim_dir(tmp_path, inputs=[f], overwrite=True)
+
+
+def test_overwrite_never_removes_a_users_checkpoints_folder(env, tmp_path, capsys):
+    """Review of 29, F7: train --overwrite into a user's folder removed its checkpoints/ (and the notes in
+    it) when the run started and again when it finished."""
+    out = tmp_path / "u"
+    notes = _foreign_file(out / "checkpoints" / "my-notes.txt")
+    argv = f"train --model {env['tiny']} --data-dir {env['data']} --train-langs en --lang en --max-steps 1 " \
+           f"--out {out} --overwrite"
+    assert main(argv.split()) == 2
+    assert notes.read_text(encoding="utf-8") == MINE and "not written by xner" in capsys.readouterr().err
+    notes.unlink()
+    (out / "checkpoints").rmdir()
+    assert main(argv.split()) == 0  # without it, the run goes ahead, and its own checkpoints are removed
+    assert not (out / "checkpoints").exists()

@@ -399,3 +399,24 @@ def test_context_mask_with_masked_lm(data_dir, tiny_mlm):
     r = make("context_mask", k=2).apply(c, 0, Context(mlm=str(tiny_mlm)))
     filled = set(r.corpus.vocab.lookup(r.corpus.words[r.edit]))
     assert r.stats["tokens_edited"] > 0 and "[MASK]" not in filled and all(filled)
+
+
+@pytest.mark.parametrize("name", [n for n in REGISTERED if not REGISTRY[n].needs])
+def test_every_perturbation_edits_something(data_dir, name):
+    """``test_rate_accuracy`` lets a capped perturbation off with "every eligible unit edited", which a
+    perturbation that finds nothing eligible also satisfies: on English (cased, Latin; one sentence with
+    numerals and punctuation added) or a non-Latin script (Arabic; Russian in the generated data), every perturbation that works on the test set
+    alone must edit something."""
+    from xner.corpus import Corpus, concat
+
+    src = DataDir(WIKIANN if WIKIANN.is_dir() else data_dir)
+    extra = [["In", "1990", ",", "Anna", "Smith", "(", "U.S.", ")", "paid", "25", "dollars", "."]]
+    tags = [["O", "O", "O", "B-PER", "I-PER", "O", "B-LOC", "O", "O", "O", "O", "O"]]
+    edited = {}
+    for lang in ("en", "ar" if WIKIANN.is_dir() else "ru"):
+        c = src.load(lang, "test")
+        if lang == "en":
+            c = concat([c, Corpus.from_lists(extra, tags, labels=c.labels, lang="en")], lang="en")
+        st = make(name, rate=0.2).apply(c, 3, Context(source=src, lang=lang)).stats
+        edited[lang] = (st["eligible"], st["tokens_edited"] + st.get("entities_edited", 0))
+    assert any(e > 0 and n > 0 for e, n in edited.values()), edited

@@ -162,3 +162,23 @@ def test_export_and_train_never_write_over_their_data_folder(tmp_path, trained, 
     assert main(["train", "--model", str(model), "--data-dir", str(d), "--train-langs", "en", "--lang", "en",
                  "--max-steps", "1", "--out", str(d), "--overwrite"]) == 2
     assert sorted(p.name for p in d.iterdir()) == before and (d / "en" / "train.tsv").exists()
+
+
+def test_a_renamed_or_outside_graph_is_not_taken_on_trust(exports, tmp_path, data_dir):
+    """Review of 29, F2: a dynamic graph copied to another name passed as batch-independent (its
+    incremental numbers differed from full re-inference), and --variant took a path to a graph of
+    another folder (one whose own folder refused it) without any parity gate."""
+    import shutil
+
+    from xner.errors import XnerError
+
+    dyn = tmp_path / "dyn"
+    shutil.copytree(exports["int8-dynamic"], dyn)
+    shutil.copy(dyn / "model_int8-dynamic.onnx", dyn / "mygraph.onnx")
+    rt = Runtime(dyn, provider="cpu", threads=1, file_name="mygraph.onnx", allow_failed=True)
+    assert rt.batch_dependent  # read from the graph's operators, not its name
+    assert not Runtime(exports["int8"], provider="cpu", threads=1).batch_dependent
+    with pytest.raises(XnerError, match="knows no such variant"):
+        Runtime(dyn, provider="cpu", threads=1, file_name="mygraph.onnx")
+    with pytest.raises(XnerError, match="without a folder"):
+        Runtime(exports["int8"], provider="cpu", threads=1, file_name=f"../{dyn.name}/mygraph.onnx")

@@ -93,7 +93,7 @@ def learned(tmp_path_factory):
     cfg.write_text(LEARNED.format(weighting="langid"), encoding="utf-8")
     store = root / "ref" / "results.sqlite"
     r = run_sweep(str(cfg), store, data_dir=str(root / "data"), progress=False)
-    assert r["cells"] == 21 and r["written"] == 21
+    assert r["cells"] == 21 and r["written"] == 21 == r["results_received"] and r["results_duplicated"] == 0
     again = run_sweep(str(cfg), store, data_dir=str(root / "data"), progress=False)
     assert again["skipped"] == 21 and again["written"] == 0  # a rerun skips finished cells
     rows = rows_of(store)

@@ -82,6 +82,10 @@ def finished_card(out: Path, card: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+#: marks OUT/checkpoints as the folder of an xner run (removed when the run finishes)
+CHECKPOINT_MARK = ".xner-checkpoints"
+
+
 def finish_run(out: Path, keep_checkpoints: bool = False) -> dict:
     """After the model is saved: remove the optimizer checkpoints (4-7x the model's size) unless
     ``keep_checkpoints``; returns the card's ``checkpoints`` entry."""
@@ -105,6 +109,7 @@ def prepare_run(out: Path, identity: dict, overwrite: bool = False, inputs: tupl
     if out.exists() and not out.is_dir():
         raise XnerError(f"--out {out} is a file, not a folder")
     path = out / IDENTITY
+    ours = path.is_file()  # a folder of an xner run: its checkpoints are xner's
     fresh = False
     if path.is_file():
         try:
@@ -121,9 +126,15 @@ def prepare_run(out: Path, identity: dict, overwrite: bool = False, inputs: tupl
         claim_dir(out, overwrite=overwrite, what="training run")  # the one guard: refused unless --overwrite (no run identity here)
         fresh = True
     if fresh:
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # never resume another run's state
+        ck = out / "checkpoints"
+        if ck.exists() and not (ours or (ck / CHECKPOINT_MARK).is_file()):
+            raise XnerError(f"{ck} was not written by xner: a run there would write into it and remove it when "
+                            "it finishes; nothing was touched (move it, or choose another --out)")
+        shutil.rmtree(ck, ignore_errors=True)  # never resume another run's state
         for card in CARDS:  # nor report another run's card as this one's
             (out / card).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, identity)
+    (out / "checkpoints").mkdir(exist_ok=True)
+    (out / "checkpoints" / CHECKPOINT_MARK).touch()  # the trainer's folder, xner's to remove
     return None if fresh else last_checkpoint(out / "checkpoints")

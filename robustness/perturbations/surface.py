@@ -88,7 +88,9 @@ def _ocr_able(w: str) -> bool:
 
 
 def _numeral(w: str) -> bool:
-    return w.isascii() and w.isdigit() and len(w) <= 9
+    """Decimal digits of any script (ASCII, Arabic-Indic, Extended Arabic-Indic, Devanagari, ...): int()
+    reads them all."""
+    return w.isdecimal() and len(w) <= 9
 
 
 def _pick(seed: int, key: int, word: str, n: int) -> int:
@@ -224,10 +226,15 @@ class NumberToWord(WordMap):
 
     name = "number_to_word"
     test = staticmethod(_numeral)
+    # numerals are a few per cent of tokens: a rate of tokens (0.3) would always be capped, editing every
+    # numeral anyway; by default every numeral is spelt out (the edit is the same for every seed)
+    defaults: ClassVar[dict] = {"rate": None}
 
     def _lang(self, scope) -> str | None:
+        """num2words' language, or None: also for a script variant (``fa-latn``, ``ar-latn``), which
+        num2words would spell in the base language's own script."""
         lang = getattr(scope.ctx, "lang", None) or scope.corpus.lang
-        return NUM2WORDS_LANGS.get(str(lang).split("-")[0]) if lang else None
+        return NUM2WORDS_LANGS.get(str(lang)) if lang else None
 
     def _prepare(self, scope, eligible):
         if self._lang(scope) is None:  # a language num2words does not spell: nothing is eligible

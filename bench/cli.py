@@ -45,15 +45,16 @@ def run_bench(args: argparse.Namespace) -> int:
                          peer_python=args.peer_python)
     js, md = write_results(results, args.out)
     unmet = [x for r in results for x in r.ratios if x.get("ok") is False]
+    failed = [r.suite for r in results if any(n.startswith("failed:") for n in r.notes)]
     emit(args, {"results": [asdict(r) for r in results], "files": [str(js), str(md)],
                 "unmet": unmet}, f"{markdown(results)}\nresults: {js} {md}")
     if unmet and args.require:
         from xner.console import say
 
         say("xner: required ratio not met: " + "; ".join(
-            f"{x['name']} {x['speedup']:.2f}x < {x['required']}x" for x in unmet), important=True)
+            f"{x['name']} {x['speedup']:.2f}x < {x['required']}x" for x in unmet)
+            + (f"; suite(s) failed: {', '.join(failed)}" if failed else ""), important=True)
         return 4
-    failed = [r.suite for r in results if any(n.startswith("failed:") for n in r.notes)]
     if failed:
         from xner.console import say
 

@@ -132,14 +132,20 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
     run_sweep(str(cfg), work / "local" / "results.sqlite", data_dir=d, progress=False)
     t_local = time.perf_counter() - t0
     port = _free_port()
-    head_tmp, worker_tmp = work / "ray-head", work / "ray-worker"
+    # Ray's socket paths live under its temp dirs and may not exceed 107 bytes: a short root of their own
+    ray_root = Path(tempfile.mkdtemp(prefix="xr-", dir="/tmp"))
+    head_tmp, worker_tmp = ray_root / "h", ray_root / "w"
     ray = _ray()
-    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=1", '--resources={"xner": 1}',
-                    f"--temp-dir={head_tmp}", "--include-dashboard=false", "--disable-usage-stats"],
-                   check=True, capture_output=True, env=env)
+    def start(*argv: str) -> None:
+        p = subprocess.run([ray, "start", *argv], capture_output=True, text=True, env=env)
+        if p.returncode:
+            raise RuntimeError(f"ray start {' '.join(argv[:1])} failed: {(p.stderr or p.stdout)[-1500:]}")
+
     try:
-        subprocess.run([ray, "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", '--resources={"xner": 1}',
-                        f"--temp-dir={worker_tmp}", "--disable-usage-stats"], check=True, capture_output=True, env=env)
+        start("--head", f"--port={port}", "--num-cpus=1", '--resources={"xner": 1}', f"--temp-dir={head_tmp}",
+              "--include-dashboard=false", "--disable-usage-stats")
+        start(f"--address=127.0.0.1:{port}", "--num-cpus=1", '--resources={"xner": 1}', f"--temp-dir={worker_tmp}",
+              "--disable-usage-stats")
         worker_pids: set[int] = set()
         shared = work / "shared-artifacts"
         store = work / "ray" / "results.sqlite"
@@ -166,14 +172,15 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
             resumed = True
             runs.append(subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout)
         t_ray = time.perf_counter() - t0
+        # task workers the worker node started (one log per worker process): the node really ran tasks
+        worker_logs = len(list(worker_tmp.glob("session_*/logs/worker-*.out")))
     finally:  # only the two nodes this suite started: `ray stop` would stop every Ray node on the machine
         for pid in _node_pids(head_tmp) | _node_pids(worker_tmp):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    # task workers the worker node started (one log per worker process): the node really ran tasks
-    worker_logs = len(list(worker_tmp.glob("session_*/logs/worker-*.out")))
+        shutil.rmtree(ray_root, ignore_errors=True)
     ref, got = _rows(work / "local" / "results.sqlite"), _rows(store)
     # results the driver received for a cell more than once (a task retried after it had delivered): the
     # store keeps one row per key, so only this count can show a duplicate
@@ -196,5 +203,4 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
                         "Ray retried its tasks on the head node") + f"; cells: local {ref['n']}, ray {got['n']}, "
                      f"lost {len(lost)}, duplicated {dup_results}, differing {len(differ)}")
     (work / "result.json").write_text(json.dumps(res.settings, indent=1), encoding="utf-8")
-    shutil.rmtree(head_tmp, ignore_errors=True)
     return res

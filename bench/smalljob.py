@@ -134,7 +134,8 @@ def run(quick: bool = False, data_dir: str | None = None, lang: str = "ms", **_)
     a32 = res.add(t["xner evaluate --variant fp32 (one command)"], engine="xner")
     b = res.add(t[base_name], engine="baseline")
     res.ratio("small job: xner evaluate (int8) vs the transformers path", a, b, None if quick or not int8_gate else 5.0)
-    res.ratio("small job: xner evaluate (fp32) vs the transformers path", a32, b)
+    # the 5x requirement holds the default (int8) to it, or, when int8 failed its gate, float32
+    res.ratio("small job: xner evaluate (fp32) vs the transformers path", a32, b, None if quick or int8_gate else 5.0)
     secs = got["xner"].get("seconds", {})
     res.settings.update(threads=threads, sentences=len(test), xner_time_line=secs, int8_gate_passed=int8_gate,
                         f1={"xner": {r["perturbation"]: r.get("f1") for r in got["xner"]["rows"]},

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xner.langs import pair_of
+from xner.robustness.gates import FLOOR_EDIT as _GATES_FLOOR_EDIT
 from xner.robustness.gates import FLOOR_F1 as _GATES_FLOOR
 
 from .identity import baseline_variant, clean_key, condition_key, variant
@@ -36,7 +37,7 @@ __all__ = ["FLOOR_EDIT", "FLOOR_F1", "KIND_ORDER", "Analysis", "Cond"]
 #: number with the robustness gates, which fail a drop measured below it)
 FLOOR_F1 = _GATES_FLOOR
 #: a perturbation that edited less than this share of its units (achieved rate) tested (almost) nothing
-FLOOR_EDIT = 0.02
+FLOOR_EDIT = _GATES_FLOOR_EDIT
 
 KIND_ORDER = {"native": 0, "zero-shot": 1, "joint": 2, "student": 3}
 

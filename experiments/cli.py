@@ -95,7 +95,8 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
 
     names = ["+".join(ALIASES.get(x, x) for x in perturbation_entry(it)[0].split("+")) for it in cfg["perturbations"]]
     config_file = args.config if Path(args.config).is_file() else None  # a built-in's TOML is no user file
-    parse_gates(args, [args.data_dir, store, config_file], names)
+    artifacts = args.artifacts or cfg.get("artifacts") or str(Path(store).parent / f"{Path(store).stem}-artifacts")
+    parse_gates(args, [args.data_dir, store, config_file, artifacts], names)
     set_torch_threads()
     r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address,
                   artifacts=args.artifacts)
@@ -110,7 +111,7 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
                  "case": f"{row['params']['model']} {row['params'].get('label') or row['params']['setting']} "
                          f"{'+'.join(row['params']['sources'])}->{row['params']['target']} "
                          f"train seed {row['params'].get('train_seed', 0)}"} for row in st.rows(r["run"])]
-    return apply_gates(args, rows, [args.data_dir, store, config_file])
+    return apply_gates(args, rows, [args.data_dir, store, config_file, artifacts])
 
 
 def _selection(p: argparse.ArgumentParser) -> None:

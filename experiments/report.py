@@ -20,6 +20,7 @@ from .models import model_contrasts
 from .plots import plots
 from .report_html import write_html
 from .report_sections import clean_tables, correlations, made
+from .report_sets import sets_reading, sets_section
 from .reportdoc import (
     Cell,
     Code,
@@ -41,6 +42,7 @@ from .reportdoc import val as _val
 from .reportdoc import write_csv as _write_csv
 from .reportdoc import write_dicts as _write_dicts
 from .results import flat_rows, reference, reference_f1, write_table
+from .setregression import regression
 from .store import Store
 from .tables import BASELINES, compute, flat_conditions, flat_contrasts
 
@@ -202,12 +204,18 @@ def reading(an: Analysis, tables: dict) -> str:
     seeds = max(len(c.clean) for c in an.conds)
     targets = len({c.target for c in an.conds})
     prim = [r for r in tables["declared"] if r["primary"]]
+    sets = (tables.get("set_regression") or {}).get("models")
     out = (f"What this table shows: every model's clean F1 is {100 * lo:.1f}-{100 * hi:.1f} "
            + (f"({len(floors)} at the floor, below {100 * an.floor_f1:.0f}: {', '.join(floors)}; their rows carry no "
               "verdict)" if floors else f"(none at the floor, below {100 * an.floor_f1:.0f})")
            + f", so each drop is read beside what the model had to lose. With {seeds} training seed(s) and {targets} "
-           f"target(s), intervals pooled over targets have {max(targets - 1, 0)} degree(s) of freedom: ")
-    if prim:
+           + ("target(s), " if sets else f"target(s), intervals pooled over targets have {max(targets - 1, 0)} "
+              "degree(s) of freedom: "))
+    if sets:  # the set regression's slopes are the primaries (the section "Source sets")
+        out += sets_reading(tables["set_regression"]) + " "
+        if prim:
+            out += "Declared primary contrasts: " + "; ".join(f"{r['a']} − {r['b']}: {r['verdict']}" for r in prim) + ". "
+    elif prim:
         out += "; ".join(f"{r['a']} − {r['b']} at the endpoint: {r['verdict']}" for r in prim) + ". "
     else:
         out += "no contrast was declared, so no row carries a verdict. "
@@ -309,6 +317,7 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
     write_table(flat, out / "cells.csv", "csv", overwrite=True)
     chosen = next((r for r in runs if r["id"] == rid), None) or (runs[-1] if runs else None)
     tables = compute(an, (chosen or {}).get("config") or {})
+    tables["set_regression"] = regression(an, (chosen or {}).get("config") or {}, n_boot=n_boot, n_perm=n_boot)
     variants = {}
     for c in an.conds:
         variants.setdefault((c.model, c.label), set()).add(c.variant)
@@ -332,9 +341,7 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
     dec = _declared(tables)
     if dec is not None:
         doc.sections.append(dec)
-    from .report_sets import sets_section
-
-    sets = sets_section(an, (chosen or {}).get("config") or {}, out, n_boot)
+    sets = sets_section(an, (chosen or {}).get("config") or {}, out, n_boot, tables["set_regression"])
     if sets is not None:
         doc.sections.append(sets)
     # -- per perturbation and rate

@@ -39,7 +39,7 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
 
 
 def _add_variant(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", help="which graph of the export folder: fp32 (model.onnx), O2, int8, int8-dynamic, O2_int8, fp16, "
+    p.add_argument("--variant", help="which graph of the export folder: fp32 (model.onnx), O2, int8, int8-dynamic, int8_O2, fp16, "
                    "... or a file name (default: the one the export made last, as its report says)")
 
 

@@ -154,7 +154,7 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
                    "on batch-mates; refused by default)")
     add_gates(p)
     p.add_argument("--variant", help="which graph of the export folder: fp32 (model.onnx), O2, int8, int8-dynamic, "
-                   "O2_int8, fp16, ... or a file name (default: the one the export made last, as its report says)")
+                   "int8_O2, fp16, ... or a file name (default: the one the export made last, as its report says)")
     add_runtime(p)
     add_out(p, required=False, help="JSONL file for the rows")
     add_overwrite(p)
@@ -166,11 +166,14 @@ def add_gates(p: argparse.ArgumentParser) -> None:
     """Robustness gates for CI (``robustness/gates.py``): thresholds, pass/fail per test, exit 4, JUnit XML."""
     p.add_argument("--require", action="append", default=[], metavar="NAME:METRIC>=X",
                    help="a threshold every evaluated row of perturbation NAME (or * for all) must meet; METRIC: "
-                   "delta_f1, delta_f1_lo (the lower end of the 95%% interval), relative_drop or f1, as fractions "
-                   "(>= or <=; quote it in a shell: '--require \"char_noise:delta_f1>=-0.05\"'); "
-                   "repeatable. Any failing gate exits 4")
+                   "delta_f1, delta_f1_lo (the lower end of the 95 percent interval), relative_drop or f1, as "
+                   "fractions (>= or <=); quote it in a shell, as --require 'char_noise:delta_f1>=-0.05'. "
+                   "Repeatable. A case fails when its row was skipped, its perturbation edited (almost) nothing, "
+                   "or a drop is measured on a model whose clean F1 is below 0.2 (lower it with floor in "
+                   "--require-file). Any failing gate exits 4")
     p.add_argument("--require-file", metavar="TOML", default=None,
-                   help="gates as [[require]] tables (perturbation, metric, op, value, min_pass_rate)")
+                   help="gates as [[require]] tables (perturbation, metric, op, value, min_pass_rate, "
+                   "allow_unedited, floor)")
     p.add_argument("--junit", metavar="FILE", default=None, help="write the gates' results as JUnit XML")
 
 

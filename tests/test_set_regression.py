@@ -168,8 +168,9 @@ def test_diversity_slope_is_per_tenth_with_a_genetic_sensitivity_row():
     b = sr._block(recs, True, 200, 200, 0)
     d = b["slopes"]["diversity"]
     assert d["per"] == 0.1 and d["lo"] < 0.02 < d["hi"]  # 0.2 per unit = 0.02 per 0.1 of the index
-    g = b["slopes"]["genetic_diversity"]
-    assert g["sensitivity"] == "in place of diversity" and g["value"] is not None
+    g = b["sensitivity"]["genetic"]["slopes"]["genetic_diversity"]
+    assert g["sensitivity"] == "genetic diversity in place of the diversity index" and g["value"] is not None
+    assert "genetic_diversity" not in b["slopes"]
 
 
 def test_report_prints_slopes_and_mde_in_points(units, tmp_path):
@@ -242,3 +243,188 @@ def test_langid_weights_keep_their_spread_over_sentences():
     assert np.allclose(w2, p) and info2["weights_sd"] == info2["applied_sd"]
     _, u = mix_weights("uniform", 3, 4)
     assert u["weights_mean"] == [0.3333] * 3 and u["weights_sd"] == [0.0] * 3
+
+
+# -- second review: K pooled by random effects, clean F1 out of the primaries, MDE and df, reading, plot, docs
+
+TARGETS6 = ("af", "ast", "ms", "fa", "hi", "fa-latn")
+
+
+def _teacher_records(rng, targets=TARGETS6, slope_k=0.0, slope_div=0.0, teacher_sd=0.01, noise=0.001,
+                     model: str = "m") -> list[dict]:
+    """Every K=2 and 8 K=3 shipped sets per target; each set's contrast carries the mean of its
+    teachers' offsets (one per target, language and K: the pair teacher on N/2 is shared by every K=2
+    set of a target, the one on N/3 by every K=3 set), a planted K and diversity slope and noise."""
+    recs, teach = [], {}
+    for t in targets:
+        for k in (2, 3):
+            for s in draw_sets(t, k, 8, POOLS["offline-hrl"], True, 2027):
+                p = set_properties(s, t)
+                off = np.mean([teach.setdefault((t, lang, k), rng.normal(0, teacher_sd)) for lang in s])
+                y = slope_k * k + slope_div * p["diversity"] / 0.1 + off + rng.normal(0, noise)
+                recs.append({"model": model, "target": t, **p, "clean_f1": rng.uniform(0.3, 0.6), "y": y,
+                             "y_seeds": [y], "seeds": 1, "floor": "", "label": f"{t} {s}"})
+    return recs
+
+
+def _regress(monkeypatch, recs: list[dict], n: int = 30) -> dict:
+    monkeypatch.setattr(sr, "set_records", lambda an, cfg: recs)
+    return sr.regression(None, {}, n, n)
+
+
+def test_pooled_k_pools_the_targets_k_slopes_by_random_effects(monkeypatch):
+    """Within a target every K=2 set shares one pair teacher and every K=3 set another, so their
+    difference is collinear with K: a fixed-effects K test over sets cannot see it.  Pooled by random
+    effects over the targets' slopes it is between-target heterogeneity, and the test stays nominal."""
+    rng = np.random.default_rng(0)
+    reg = _regress(monkeypatch, _teacher_records(rng))
+    k = reg["models"]["m"]["pooled"]["slopes"]["k"]
+    assert k["method"].startswith("random effects") and k["df"] == len(TARGETS6) - 1
+    assert k["targets"] == sorted(TARGETS6) and k["family"] == "primary (Holm)" and k["tau2"] > 0
+    from xner.experiments.inference import mde
+    assert k["mde"] == pytest.approx(mde(k["se"], k["df"], 0.05 / 2))  # from the random-effects SE
+    assert reg["models"]["m"]["pooled"]["slopes"]["diversity"]["method"].startswith("OLS")
+    # the size of the K test under no effect of K, with teacher noise 10x the sets' own noise
+    rej = 0
+    for _ in range(150):
+        recs = _teacher_records(rng)
+        per = {t: sr.fit_block([r for r in recs if r["target"] == t], False, 0, 0, 0, sr.REGRESSORS, only=("k",))
+               for t in TARGETS6}
+        rej += sr.pool_slope("k", {t: b["slopes"]["k"] for t, b in per.items()})["p"] < 0.05
+    assert rej / 150 <= 0.10  # fixed effects over sets: nearly always "significant"
+
+
+def test_pooled_k_needs_two_targets_with_a_slope_and_one_target_is_conditional(monkeypatch):
+    rng = np.random.default_rng(1)
+    recs = _teacher_records(rng, ("af", "ms"), slope_k=0.03)
+    for r in recs:  # ms: only its K=3 sets, so no K slope there
+        r["floor"] = "pair: clean F1 10 < 20" if r["target"] == "ms" and r["k"] == 2 else ""
+    reg = _regress(monkeypatch, recs)
+    k = reg["models"]["m"]["pooled"]["slopes"]["k"]
+    assert k["value"] is None and "only af has" in k["not_computed"] and "ms" in k["left_out"]
+    assert k["family"] == "primary (Holm)" and k["family_size"] == 2 and k["verdict"] == "not computed"
+    d = reg["models"]["m"]["pooled"]["slopes"]["diversity"]
+    assert d["p_holm"] == pytest.approx(min(1.0, 2 * d["p"]))  # K keeps its place in the family
+    one = _regress(monkeypatch, _teacher_records(rng, ("af",), slope_k=0.03))
+    k1 = one["models"]["m"]["per_target"]["af"]["slopes"]["k"]
+    assert "conditional on af's two pair teachers" in k1["conditional"] and k1.get("p_holm") is not None
+
+
+def test_primary_fits_leave_clean_f1_out_and_a_sensitivity_fit_adds_it(monkeypatch):
+    """The set's student produces its clean F1: a set with more sources has a higher clean F1 *and*
+    keeps more, so controlling for clean F1 takes K's effect away."""
+    rng = np.random.default_rng(2)
+    recs = _teacher_records(rng, ("af", "ast", "ms"), slope_k=0.03, teacher_sd=0.0, noise=0.002)
+    for r in recs:
+        r["clean_f1"] = 0.3 + 0.1 * r["k"] + rng.normal(0, 0.002)
+    reg = _regress(monkeypatch, recs)
+    pooled = reg["models"]["m"]["pooled"]
+    assert "clean_f1" not in pooled["slopes"] and "clean_f1" not in pooled["dropped"]
+    k = pooled["slopes"]["k"]
+    assert k["lo"] < 0.03 < k["hi"] and k["verdict"] == "supported: positive"
+    sens = pooled["sensitivity"]["clean_f1"]
+    assert sens["label"] == "with the set student's clean F1" and "clean_f1" in sens["slopes"]
+    assert all(s["family"] == "secondary (BH)" for s in sens["slopes"].values())
+
+
+def test_mde_from_the_classical_se_and_a_fit_needs_four_df(monkeypatch):
+    from xner.experiments.inference import mde
+
+    rng = np.random.default_rng(3)
+    base = _teacher_records(rng, ("af",), slope_k=0.03, teacher_sd=0.0, noise=0.005)
+    mixed = [base[i] for j in range(8) for i in (j, 8 + j)]  # K = 2, 3, 2, 3, ...
+    p = 1 + len(sr.REGRESSORS)  # intercept and four slopes, all identified in af
+    small = sr._fit_block(mixed[:p + 3], False, 50, 50, 0, sr.REGRESSORS)
+    assert small["rank"] == p and small["note"].startswith("too few sets") and "3 df" in small["note"]
+    assert small["slopes"]["k"]["value"] is None and set(small["slopes"]) == set(sr.PRIMARY)
+    ok = sr._fit_block(mixed[:p + 4], False, 50, 50, 0, sr.REGRESSORS)
+    assert ok["rank"] == p and ok["slopes"]["k"]["df"] == 4 and "note" not in ok
+    # the MDE of a primary comes from its classical SE, not the heavy-tailed bootstrap SE
+    reg = _regress(monkeypatch, base, 100)
+    d = reg["models"]["m"]["per_target"]["af"]["slopes"]["diversity"]
+    assert d["mde"] == pytest.approx(mde(d["se"], d["df"], 0.05 / 2)) and d["boot_se"] != d["se"]
+    assert d["replicates"] <= d["replicates_drawn"] == 100
+
+
+def test_the_percentile_interval_is_scaled_for_few_sets():
+    from xner.experiments.setfit import percentile_interval
+
+    boot = np.random.default_rng(4).normal(1.0, 0.1, 4000)
+    lo, hi = percentile_interval(boot, 1.0, 10, 5)
+    raw = np.percentile(boot, [2.5, 97.5])
+    assert hi - lo == pytest.approx(np.sqrt(2) * (raw[1] - raw[0]))
+
+
+def test_reading_names_the_set_primaries_and_the_table_their_verdicts(units, tmp_path):
+    from xner.experiments.report import reading
+    from xner.experiments.report_sets import sets_section
+    from xner.experiments.reportdoc import Table
+
+    an = FakeAnalysis()
+    _two_targets(an)
+    reg = sr.regression(an, {"endpoint": EP}, 100, 100)
+    text = reading(an, {"declared": [], "set_regression": reg})
+    assert "no contrast was declared" not in text and "pooled over targets have" not in text
+    assert "K (per source) +3.0" in text and "supported: positive" in text and "random effects over 2 targets" in text
+    assert "diversity index (per 0.1): not computed" in text
+    sec = sets_section(an, {"endpoint": EP}, tmp_path, 100)
+    table = next(b for b in sec.blocks if isinstance(b, Table))
+    col = table.header.index("verdict")
+    row = next(r for r in table.rows if r[1].text.startswith("pooled") and r[4].text.startswith("K (sources)"))
+    assert row[col].text == "supported: positive" and "random effects" in row[4].text
+    assert "bootstrap kept" in table.header
+
+
+def test_the_plot_has_one_colour_per_model(monkeypatch, tmp_path):
+    import matplotlib.figure
+
+    from xner.experiments import report_sets
+
+    rng = np.random.default_rng(5)
+    recs = _teacher_records(rng, ("af",), model="small") + _teacher_records(rng, ("af",), model="large")
+    figs = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda self, *a, **k: figs.append(self))
+    report_sets._plot(recs, tmp_path)
+    ax = figs[0].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(lb.startswith("small, K=2") for lb in labels) and any(lb.startswith("large, K=2") for lb in labels)
+    colours = {tuple(np.round(c.get_facecolor()[0], 3)) for c in ax.collections}
+    assert len(colours) == 2 and "one colour per model" in figs[0]._suptitle.get_text()
+
+
+def test_sensitivity_rows_count_their_own_sets_and_a_lone_target_is_labelled(monkeypatch, tmp_path):
+    from xner.experiments.report_sets import sets_section
+    from xner.experiments.reportdoc import Table
+
+    rng = np.random.default_rng(6)
+    recs = _teacher_records(rng, ("af", "ms"), slope_k=0.03)
+    recs[0]["genetic_diversity"] = None  # missing only for the genetic sensitivity fit
+    for r in recs:
+        if r["target"] == "ms":
+            r["floor"] = "pair K=1: clean F1 12.0 < 20"
+    monkeypatch.setattr(sr, "set_records", lambda an, cfg: recs)
+    sec = sets_section(FakeAnalysis(), {"endpoint": EP}, tmp_path, 30)
+    table = next(b for b in sec.blocks if isinstance(b, Table))
+    rows = [r for r in table.rows if r[1].text.startswith("single-target fit: af")]
+    assert rows and not any(r[1].text.startswith("pooled") for r in table.rows)
+    main = next(r for r in rows if "sensitivity" not in r[1].text)
+    gen = next(r for r in rows if "sensitivity: genetic" in r[1].text)
+    assert main[2].text == "16" and gen[2].text == "15"  # af's 16 sets; one lacks the genetic diversity
+    assert "1 set(s) missing a property value" in gen[-1].text and "missing" not in main[-1].text
+    import csv
+    with open(tmp_path / "slopes.csv") as f:
+        slopes = list(csv.DictReader(f))
+    k = next(s for s in slopes if s["slope_of"] == "k" and s["fit"] == "target af")
+    assert k["unit"] == "fraction" and 0.01 < float(k["value"]) < 0.05  # 0.03 per source, as a fraction
+
+
+def test_the_design_doc_states_the_decision_rule_as_the_code_runs_it():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "experiments" / "diversity.md").read_text()
+    text = " ".join(doc.split())
+    assert "one family of 2 x models" in text and "two per model" not in text
+    assert "apart from the declared contrasts' BH family" in text
+    assert "random effects over the targets' K slopes" in text and "a difference between the N/2 and N/3" in text
+    assert "with the set student's clean F1" in text and "any one training seed" in text
+    assert f"{sr.MIN_DF} or more residual degrees of freedom" in text

@@ -143,3 +143,16 @@ def test_finished_train_keeps_no_checkpoints_and_its_card(tiny_bert, data_dir, t
     kept = tmp_path / "k"
     assert run(kept, "--keep-checkpoints") == 0 and any((kept / "checkpoints").iterdir())
     assert json.loads((kept / "run.json").read_text())["checkpoints"]["kept"] is True
+
+
+def test_a_rerun_of_a_finished_run_adds_nothing_to_its_folder(tmp_path, tiny_bert, data_dir):
+    """Review of 29, round 2: rerunning a finished train left an empty checkpoints/ marker folder."""
+    from xner.cli import main
+
+    out = tmp_path / "t"
+    argv = ["train", "--model", str(tiny_bert), "--data-dir", str(data_dir), "--train-langs", "en", "--lang", "en",
+            "--max-steps", "2", "--out", str(out)]
+    assert main(argv) == 0
+    before = sorted(p.name for p in out.iterdir())
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == before and "checkpoints" not in before

@@ -82,10 +82,6 @@ def finished_card(out: Path, card: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-#: marks OUT/checkpoints as the folder of an xner run (removed when the run finishes)
-CHECKPOINT_MARK = ".xner-checkpoints"
-
-
 def finish_run(out: Path, keep_checkpoints: bool = False) -> dict:
     """After the model is saved: remove the optimizer checkpoints (4-7x the model's size) unless
     ``keep_checkpoints``; returns the card's ``checkpoints`` entry."""
@@ -127,7 +123,7 @@ def prepare_run(out: Path, identity: dict, overwrite: bool = False, inputs: tupl
         fresh = True
     if fresh:
         ck = out / "checkpoints"
-        if ck.exists() and not (ours or (ck / CHECKPOINT_MARK).is_file()):
+        if ck.exists() and not ours:
             raise XnerError(f"{ck} was not written by xner: a run there would write into it and remove it when "
                             "it finishes; nothing was touched (move it, or choose another --out)")
         shutil.rmtree(ck, ignore_errors=True)  # never resume another run's state
@@ -135,6 +131,4 @@ def prepare_run(out: Path, identity: dict, overwrite: bool = False, inputs: tupl
             (out / card).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_json(path, identity)
-    (out / "checkpoints").mkdir(exist_ok=True)
-    (out / "checkpoints" / CHECKPOINT_MARK).touch()  # the trainer's folder, xner's to remove
     return None if fresh else last_checkpoint(out / "checkpoints")

@@ -54,3 +54,25 @@ def test_kernels_compile_from_an_empty_cache(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) == 1.0
+
+
+def test_evaluate_imports_neither_transformers_nor_torch(onnx_dir, data_dir):
+    """The small-job bench found `xner evaluate` importing transformers (a second of its wall) only to
+    route its logger; the route is now set up when (and if) the job imports it."""
+    code = ("import sys; from xner.cli import main; main(['evaluate', '--model', sys.argv[1], '--data-dir', sys.argv[2], "
+            "'--lang', 'en', '--perturbations', 'char_noise', '--bootstrap', '0', '-q']);"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(onnx_dir), str(data_dir)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_transformers_imported_inside_a_job_logs_to_the_file_not_the_console(tmp_path):
+    code = ("import sys; from pathlib import Path; from xner import console\n"
+            "with console.captured(Path(sys.argv[1])):\n"
+            "    import transformers\n"
+            "    from transformers.utils import logging as tlog\n"
+            "    tlog.get_logger('transformers.x').warning('ROUTED-WARNING')\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert "ROUTED-WARNING" not in out.stderr
+    assert "ROUTED-WARNING" in (tmp_path / "xner.log").read_text(encoding="utf-8")

@@ -115,11 +115,49 @@ def stage(text: str) -> None:
         bar.stage(text)
 
 
+class _AfterImport:
+    """A meta-path finder that runs ``then()`` once module ``name`` has been imported (its first import),
+    without importing it itself."""
+
+    def __init__(self, name: str, then) -> None:
+        self.name, self.then = name, then
+
+    def remove(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        import importlib.util
+
+        self.remove()  # the real finders find it; this hook runs once
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, then = spec.loader, self.then
+
+        class _Then(type(loader)):  # the same loader, with ``then`` after the module has run
+            def exec_module(self, module) -> None:
+                super().exec_module(module)
+                try:
+                    then()
+                except ImportError:
+                    pass
+
+        try:
+            loader.__class__ = _Then
+        except TypeError:  # a loader whose class cannot be swapped: configure nothing
+            pass
+        return spec
+
+
 def _library_loggers_to(handler: logging.Handler, console: bool) -> list:
     """Route library loggers (transformers, onnxruntime, torch, datasets, Python warnings) to ``handler``
     and, unless ``console``, off the terminal.  Returns what to undo."""
-    undo = []
-    try:  # transformers has its own handler on stderr
+    undo: list = []
+
+    def quiet_transformers() -> None:  # transformers has its own handler on stderr
         from transformers.utils import logging as tlog
 
         if not console:
@@ -127,8 +165,13 @@ def _library_loggers_to(handler: logging.Handler, console: bool) -> list:
             undo.append(tlog.enable_default_handler)
         tlog.enable_propagation()
         undo.append(tlog.disable_propagation)
-    except ImportError:
-        pass
+
+    if "transformers" in sys.modules:
+        quiet_transformers()
+    else:  # importing transformers takes a second: done only if the job imports it (then routed as above)
+        hook = _AfterImport("transformers", quiet_transformers)
+        sys.meta_path.insert(0, hook)
+        undo.append(hook.remove)
     root = logging.getLogger()
     root.addHandler(handler)
     undo.append(lambda: root.removeHandler(handler))

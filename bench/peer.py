@@ -136,7 +136,9 @@ def run(quick: bool = False, data_dir: str | None = None, peer_python: str | Non
 
 def _limit(corpus, inferred: int, size: str, onnx_dir: Path, infer_seconds: float) -> dict:
     """The least time xner's inference can take on this CPU: the multiply-adds of the sentences it must
-    infer, counted at their real lengths (per layer and word piece, two operations per weight of Q, K,
+    infer, counted at the clean sentences' lengths (perturbed ones are as long or longer: uppercasing
+    splits words into more pieces, so this undercounts the work and the limit stays a lower bound) (per
+    layer and word piece, two operations per weight of Q, K,
     V, the output and the two feed-forward matrices, plus the two attention products, which grow with
     the sentence's length), against this CPU's int8 matrix-multiply throughput measured in the same
     run (one large ``MatMulInteger`` in onnxruntime, all threads: :func:`_int8_gemm_gops`).  Every

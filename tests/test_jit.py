@@ -68,11 +68,17 @@ def test_evaluate_imports_neither_transformers_nor_torch(onnx_dir, data_dir):
 
 
 def test_transformers_imported_inside_a_job_logs_to_the_file_not_the_console(tmp_path):
-    code = ("import sys; from pathlib import Path; from xner import console\n"
+    """Imported inside a job, transformers' warnings go through xner's log handler (formatted) and off
+    the console; after the job they reach the console again (no handler left on the closed log file),
+    and an availability probe before the import does not disarm the route."""
+    code = ("import sys, importlib.util; from pathlib import Path; from xner import console\n"
             "with console.captured(Path(sys.argv[1])):\n"
+            "    importlib.util.find_spec('transformers')\n"
             "    import transformers\n"
             "    from transformers.utils import logging as tlog\n"
-            "    tlog.get_logger('transformers.x').warning('ROUTED-WARNING')\n")
+            "    tlog.get_logger('transformers.x').warning('ROUTED-WARNING')\n"
+            "tlog.get_logger('transformers.x').warning('AFTER-THE-JOB')\n")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
-    assert "ROUTED-WARNING" not in out.stderr
-    assert "ROUTED-WARNING" in (tmp_path / "xner.log").read_text(encoding="utf-8")
+    log = (tmp_path / "xner.log").read_text(encoding="utf-8")
+    assert "ROUTED-WARNING" not in out.stderr and "WARNING transformers.x: ROUTED-WARNING" in log
+    assert "AFTER-THE-JOB" in out.stderr and "Logging error" not in out.stderr

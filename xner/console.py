@@ -116,38 +116,53 @@ def stage(text: str) -> None:
 
 
 class _AfterImport:
-    """A meta-path finder that runs ``then()`` once module ``name`` has been imported (its first import),
-    without importing it itself."""
+    """A meta-path finder that runs ``then()`` once module ``name`` has been imported (its first real
+    import), without importing it itself.  The module runs with the console's stderr (the one in place
+    when the hook was made), so handlers it binds at import time write where they would have without
+    the job's redirection; a probe (``importlib.util.find_spec``) does not disarm the hook; the loader
+    is a copy, so no shared loader is changed."""
 
     def __init__(self, name: str, then) -> None:
         self.name, self.then = name, then
+        self.stderr = sys.stderr
+        self._busy = False
 
     def remove(self) -> None:
         if self in sys.meta_path:
             sys.meta_path.remove(self)
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != self.name:
+        if fullname != self.name or self._busy:
             return None
+        import copy
         import importlib.util
 
-        self.remove()  # the real finders find it; this hook runs once
-        spec = importlib.util.find_spec(fullname)
+        self._busy = True  # the real finders find it (this finder is asked again on the way)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._busy = False
         if spec is None or spec.loader is None:
             return spec
-        loader, then = spec.loader, self.then
-
-        class _Then(type(loader)):  # the same loader, with ``then`` after the module has run
-            def exec_module(self, module) -> None:
-                super().exec_module(module)
-                try:
-                    then()
-                except ImportError:
-                    pass
-
+        hook = self
         try:
+            class _Then(type(spec.loader)):  # the same loader, with ``then`` after the module has run
+                def exec_module(self, module) -> None:
+                    hook.remove()
+                    current, sys.stderr = sys.stderr, hook.stderr
+                    try:
+                        super().exec_module(module)
+                    finally:
+                        sys.stderr = current
+                    try:
+                        hook.then()
+                    except ImportError:
+                        pass
+
+            loader = copy.copy(spec.loader)
             loader.__class__ = _Then
-        except TypeError:  # a loader whose class cannot be swapped: configure nothing
+            spec.loader = loader
+        except TypeError:  # a loader that cannot be subclassed or copied: configure nothing
             pass
         return spec
 

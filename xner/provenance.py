@@ -46,12 +46,25 @@ def git_commit() -> str | None:
         return None
 
 
+def git_dirty() -> bool | None:
+    """Whether the checkout's tracked files differ from its commit (a result made from an uncommitted
+    tree is not the commit's), or None outside a git checkout."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        r = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=5)
+        return bool(r.stdout.strip()) if r.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
 def provenance(**extra) -> dict:
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": " ".join(sys.argv),
         "versions": versions(),
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "machine": {"cpu": cpu_model(), "cores": available_cpus(), "cores_total": os.cpu_count(),
                     "platform": platform.platform()},
         **extra,

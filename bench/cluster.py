@@ -99,6 +99,14 @@ def _node_pids(temp_dir: Path) -> set[int]:
     return found
 
 
+def _kill(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _rows(store: Path) -> dict[str, dict]:
     from xner.experiments import Store, comparable
 
@@ -158,11 +166,7 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
             built = len(list(shared.glob("*/DONE"))) if shared.exists() else 0
             if killed_at is None and built >= 2:
                 worker_pids = _node_pids(worker_tmp)
-                for pid in worker_pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                _kill(worker_pids)
                 killed_at = round(time.perf_counter() - t0, 1)
             time.sleep(0.5)
         out, err = p.communicate()
@@ -175,11 +179,7 @@ def run(quick: bool = False, data_dir: str | None = None, **_) -> SuiteResult:
         # task workers the worker node started (one log per worker process): the node really ran tasks
         worker_logs = len(list(worker_tmp.glob("session_*/logs/worker-*.out")))
     finally:  # only the two nodes this suite started: `ray stop` would stop every Ray node on the machine
-        for pid in _node_pids(head_tmp) | _node_pids(worker_tmp):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill(_node_pids(head_tmp) | _node_pids(worker_tmp))
         shutil.rmtree(ray_root, ignore_errors=True)
     ref, got = _rows(work / "local" / "results.sqlite"), _rows(store)
     # results the driver received for a cell more than once (a task retried after it had delivered): the

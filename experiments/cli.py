@@ -89,13 +89,12 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
     args.out = None
     from pathlib import Path
 
-    from xner.robustness.perturbations import ALIASES
-
     from .plan import perturbation_entry
+    from .run import artifacts_root
 
-    names = ["+".join(ALIASES.get(x, x) for x in perturbation_entry(it)[0].split("+")) for it in cfg["perturbations"]]
+    names = [perturbation_entry(it)[0] for it in cfg["perturbations"]]
     config_file = args.config if Path(args.config).is_file() else None  # a built-in's TOML is no user file
-    artifacts = args.artifacts or cfg.get("artifacts") or str(Path(store).parent / f"{Path(store).stem}-artifacts")
+    artifacts = artifacts_root(store, args.artifacts, cfg)
     parse_gates(args, [args.data_dir, store, config_file, artifacts], names)
     set_torch_threads()
     r = run_sweep(cfg, store, args.executor, args.data_dir, args.repair, ray_address=args.ray_address,

@@ -34,6 +34,13 @@ __all__ = ["TIMING_FIELDS", "comparable", "run_sweep"]
 TIMING_FIELDS = ("seconds", "new_words_tokenized", "sentences_inferred", "run")
 
 
+def artifacts_root(store_path: str | os.PathLike, artifacts: str | None, cfg: dict) -> Path:
+    """Where a sweep's models go: ``--artifacts``, else the config's ``artifacts``, else
+    ``STORE-artifacts`` beside the store."""
+    store_path = Path(store_path)
+    return Path(artifacts or cfg.get("artifacts") or store_path.parent / f"{store_path.stem}-artifacts")
+
+
 def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local", data_dir: str | None = None,
               repair: str = "conlleval", progress: bool = True, ray_address: str | None = None,
               train_seeds: list[int] | None = None, artifacts: str | Path | None = None) -> dict:
@@ -58,7 +65,7 @@ def run_sweep(config: str | dict, store_path: str | Path, executor: str = "local
     if data_root is not None and Path(data_root).resolve() in Path(store_path).resolve().parents:
         raise XnerError(f"--store {store_path} lies inside the data folder {data_root}; choose a path outside it")
     store_path = Path(store_path)
-    root = artifacts or cfg.get("artifacts") or store_path.parent / f"{store_path.stem}-artifacts"
+    root = artifacts_root(store_path, artifacts, cfg)
     claim_tree(root, inputs=[data_root], flag="--artifacts")
     mat = Material.of(src, cfg)
     models = resolve_models(cfg)

@@ -36,7 +36,7 @@ from xml.sax.saxutils import quoteattr
 
 from xner.errors import XnerError
 
-__all__ = ["FLOOR_EDIT", "FLOOR_F1", "METRICS", "Gate", "check", "junit_xml", "load_gates", "parse_gate", "render",
+__all__ = ["FLOOR_EDIT", "FLOOR_F1", "METRICS", "Gate", "canonical_name", "check", "junit_xml", "load_gates", "parse_gate", "render",
            "validate_names"]
 
 METRICS = ("delta_f1", "delta_f1_lo", "relative_drop", "f1")
@@ -141,16 +141,22 @@ def load_gates(path: str | Path) -> list[Gate]:
     return out
 
 
-def validate_names(gates: list[Gate], run: list[str]) -> None:
-    """Refuse, before any work, a gate naming a perturbation the run does not evaluate (``run``: the
-    canonical names of the run's perturbations; aliases of a gate's name are resolved)."""
+def canonical_name(name: str) -> str:
+    """A perturbation's name with every alias resolved (``entity_and_context`` and
+    ``entity_swap_shared+context_swap`` are one): how gates, the rows they match and a run's list meet."""
     from .perturbations import ALIASES
 
+    return "+".join(ALIASES.get(x, x) for x in name.split("+"))
+
+
+def validate_names(gates: list[Gate], run: list[str]) -> None:
+    """Refuse, before any work, a gate naming a perturbation the run does not evaluate (``run``: the
+    names of the run's perturbations; aliases on either side are resolved)."""
+    known = {canonical_name(n) for n in run}
     for g in gates:
         if g.perturbation == "*":
             continue
-        name = "+".join(ALIASES.get(x, x) for x in g.perturbation.split("+"))
-        if name not in run and g.perturbation not in run:
+        if canonical_name(g.perturbation) not in known:
             raise XnerError(f"gate {g.name}: this run evaluates no perturbation {g.perturbation!r} "
                             f"(it evaluates {', '.join(sorted(set(run))) or 'none'})")
 
@@ -167,14 +173,8 @@ def _matches(gate: Gate, row: dict) -> bool:
     p = row.get("perturbation")
     if p in (None, "clean"):
         return False
-    if gate.perturbation == "*":
-        return True
-    from .perturbations import ALIASES
-
-    def canon(name: str) -> str:  # a row may carry an alias (a sweep's config) or the combination's parts
-        return "+".join(ALIASES.get(x, x) for x in name.split("+"))
-
-    return canon(gate.perturbation) == canon(p)
+    # a row may carry an alias (a sweep's config) or the combination's parts
+    return gate.perturbation == "*" or canonical_name(gate.perturbation) == canonical_name(p)
 
 
 def _why_not(gate: Gate, row: dict, v: float | None) -> str | None:

@@ -121,6 +121,58 @@ def main(argv: list[str] | None = None) -> int:
     return int(rc or 0)
 
 
+def entry() -> None:
+    """The ``xner`` program (the console script and ``python -m xner``): :func:`main`, then a quick exit.
+
+    After the command, standard output and error are flushed and every ``atexit`` handler runs (log
+    handlers close, ``weakref.finalize`` clean-ups and multiprocessing's joins run there), and the
+    process leaves with ``os._exit``: the interpreter's teardown, which only frees memory the operating
+    system frees anyway, took 0.2 s of a 1.8 s ``xner evaluate`` (numba's and ONNX Runtime's objects).
+    The ordinary exit is kept when a non-daemon thread is still running (Python would wait for it),
+    when a stream cannot be flushed, under a tracer or profiler (``python -m cProfile -m xner``,
+    ``coverage run``: they write their results after the program returns), or with
+    ``XNER_FULL_EXIT=1``."""
+    rc = main()
+    _leave(rc)
+    sys.exit(rc)
+
+
+def _leave(rc: int) -> None:
+    import atexit
+    import os
+    import threading
+
+    if os.environ.get("XNER_FULL_EXIT") or not hasattr(atexit, "_run_exitfuncs") or _observed():
+        return
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        return
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):  # a closed or broken stream: let the ordinary exit report it
+        return
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(rc)
+
+
+def _observed() -> bool:
+    """Whether a tracer, a profiler or a ``sys.monitoring`` tool watches this process."""
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12+: coverage and debuggers register here
+    if monitoring is not None:
+        return any(monitoring.get_tool(i) is not None for i in range(6))
+    return False
+
+
 def _stdout_closed() -> bool:
     """Whether the reader of standard output has gone (its pipe reports an error or hang-up)."""
     import select

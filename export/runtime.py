@@ -153,12 +153,32 @@ class Runtime:
         so.log_severity_level = 3
         self.requested = provider
         providers = choose_providers(provider, ort.get_available_providers())
+        # the session is built in a thread (ONNX Runtime releases the GIL while it loads and optimises
+        # the graph) while this one reads the config and loads the tokenizer; errors keep their order
+        made: dict = {}
+
+        def build() -> None:
+            try:
+                made["session"] = ort.InferenceSession(str(onnx_file), so, providers=providers)
+            except Exception as e:  # noqa: BLE001 - onnxruntime's own errors: not a graph, unsupported ops, ...
+                made["error"] = e
+
+        builder = threading.Thread(target=build, name="xner-session", daemon=True)
+        # (warning filters are process-wide: set here, in this thread, around both)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            builder.start()
             try:
-                self.session = ort.InferenceSession(str(onnx_file), so, providers=providers)
-            except Exception as e:  # onnxruntime's own errors: not a graph, unsupported ops, ...
-                raise XnerError(f"cannot load {onnx_file}: {str(e).splitlines()[0]}") from None
+                self._read_config_and_tokenizer()
+            except BaseException:
+                builder.join()
+                if "error" in made:
+                    raise XnerError(f"cannot load {onnx_file}: {str(made['error']).splitlines()[0]}") from None
+                raise
+            builder.join()
+        if "error" in made:
+            raise XnerError(f"cannot load {onnx_file}: {str(made['error']).splitlines()[0]}") from None
+        self.session = made["session"]
         self.provider = self.session.get_providers()[0]  # what really runs
         if self.provider != providers[0]:
             log.warning("asked for %s but onnxruntime runs %s", providers[0], self.provider)
@@ -168,6 +188,20 @@ class Runtime:
         outputs = [o.name for o in self.session.get_outputs()]
         self.output_name = "logits" if "logits" in outputs else outputs[0]
         self.hidden_name = "last_hidden_state" if "last_hidden_state" in outputs else None
+        cfg = self.config
+        self.family = family(cfg.get("model_type"))
+        limit = max_length or min(self.family.token_limit(cfg.get("max_position_embeddings", 512)), 512)
+        self.encoder = WordEncoder(self.fast_tokenizer, limit, max_words=cache_words, family=self.family)
+        self.token_budget = token_budget
+        self.max_batch = max_batch
+        self._stat_lock = threading.Lock()
+        self.infer_seconds = 0.0  # time spent inside the session, for profiles (every thread's)
+        self._thread_clock = threading.local()
+        if self.on_cuda and self.report and self.report.get("gpu_verified") is False:
+            log.warning("%s: this fp16 graph was not verified on a GPU when it was exported (%s)", self.path,
+                        self.report.get("note", "gated on the CPU only"))
+
+    def _read_config_and_tokenizer(self) -> None:
         try:
             cfg = json.loads((self.path / "config.json").read_text())
         except ValueError as e:
@@ -183,16 +217,6 @@ class Runtime:
 
         self._tokenizer = None  # the transformers tokenizer, loaded only when asked for (see .tokenizer)
         self.fast_tokenizer = load_fast_tokenizer(self.path)
-        self.family = family(cfg.get("model_type"))
-        limit = max_length or min(self.family.token_limit(cfg.get("max_position_embeddings", 512)), 512)
-        self.encoder = WordEncoder(self.fast_tokenizer, limit, max_words=cache_words, family=self.family)
-        self.token_budget = token_budget
-        self.max_batch = max_batch
-        self._stat_lock = threading.Lock()
-        self.infer_seconds = 0.0  # time spent inside the session, for profiles
-        if self.on_cuda and self.report and self.report.get("gpu_verified") is False:
-            log.warning("%s: this fp16 graph was not verified on a GPU when it was exported (%s)", self.path,
-                        self.report.get("note", "gated on the CPU only"))
 
     @property
     def tokenizer(self):
@@ -253,13 +277,24 @@ class Runtime:
             else:
                 out = self.session.run([name], feeds)[0]
         finally:
+            took = time.perf_counter() - t0
             with self._stat_lock:
-                self.infer_seconds += time.perf_counter() - t0
+                self.infer_seconds += took
+            self._thread_clock.seconds = getattr(self._thread_clock, "seconds", 0.0) + took
         width = self.labels.num_tags if name == self.output_name else None
         if out.ndim != 3 or out.shape[:2] != ids.shape or (width is not None and out.shape[2] != width):
             raise XnerError(f"{self.path}: output {name!r} has shape {out.shape}; expected {ids.shape + (width or -1,)} "
                             f"({'one logit per label' if width else 'one vector per token'})")
         return out
+
+    def __repr__(self) -> str:  # stable (no address): rows that name the model's vectors repeat across runs
+        return f"Runtime({str(self.path)!r}, variant={self.variant!r}, provider={self.provider!r})"
+
+    @property
+    def thread_infer_seconds(self) -> float:
+        """Time the calling thread has spent inside the session (a stage timed in one thread is not
+        charged with inference another thread ran meanwhile)."""
+        return getattr(self._thread_clock, "seconds", 0.0)
 
     def word_vectors(self, words: list[str]) -> np.ndarray:
         """The encoder's vector of each word alone (its first sub-token's last hidden state)."""

@@ -14,8 +14,8 @@ from xner.provenance import provenance
 from .incremental import PredictionCache
 from .perturbations import DEFAULT_RATE, REGISTRY, Context, Rate, make, names, rate_params
 
-__all__ = ["all_perturbations", "capped_warnings", "clean_cell", "evaluate", "perturbation", "render", "run_cell",
-           "run_meta", "write_rows"]
+__all__ = ["all_perturbations", "capped_warnings", "clean_cell", "evaluate", "finish_stage", "perturb_stage",
+           "perturbation", "render", "run_cell", "run_meta", "write_rows"]
 
 
 def _scores_row(counts: EntityCounts) -> dict:
@@ -60,6 +60,14 @@ def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_count
     """Perturb, encode, infer and score one cell, timing each stage.  With a ``cache`` (filled by
     :func:`clean_cell`) only sentences the perturbation changed, and that the model has not tagged
     before, are inferred.  ``counts_out``, a list, receives the cell's :class:`EntityCounts`."""
+    staged = perturb_stage(runtime, corpus, pert, seed, ctx, cache)
+    return finish_stage(runtime, corpus, pert, seed, staged, clean_counts, bootstrap, cache, counts_out)
+
+
+def perturb_stage(runtime, corpus: Corpus, pert, seed: int, ctx: Context,
+                  cache: PredictionCache | None = None) -> tuple:
+    """A cell's first stage: the perturbed test set, with its seconds (perturbing, and the model's word
+    vectors a context swap asked for, counted in this thread only)."""
     if cache is not None:
         if cache.runtime is not runtime:
             raise ValueError("run_cell: the prediction cache was built for another runtime")
@@ -67,10 +75,23 @@ def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_count
             raise ValueError("run_cell: the prediction cache was built on another test set "
                              "(clean_cell(runtime, corpus, cache=cache) first)")
     t0 = time.perf_counter()
-    model_s = getattr(runtime, "infer_seconds", 0.0)
+    model_s = _thread_infer_seconds(runtime)
     r = pert.apply(corpus, seed, ctx)
     t1 = time.perf_counter()
-    vectors = getattr(runtime, "infer_seconds", 0.0) - model_s  # the model's word vectors (context swap)
+    vectors = _thread_infer_seconds(runtime) - model_s  # the model's word vectors (context swap)
+    return r, t1 - t0 - vectors, vectors
+
+
+def _thread_infer_seconds(runtime) -> float:
+    return getattr(runtime, "thread_infer_seconds", getattr(runtime, "infer_seconds", 0.0))
+
+
+def finish_stage(runtime, corpus: Corpus, pert, seed: int, staged: tuple, clean_counts: EntityCounts,
+                 bootstrap: int = 1000, cache: PredictionCache | None = None, counts_out: list | None = None) -> dict:
+    """A cell's second stage: encode, infer (only what changed, with a ``cache``) and score the
+    perturbed set of :func:`perturb_stage`; the cell's row."""
+    r, perturb_s, vectors = staged
+    t1 = time.perf_counter()
     if cache is not None:
         t2 = time.perf_counter()
         pred, inferred = cache.predict(r.corpus, r.edit)
@@ -95,38 +116,84 @@ def run_cell(runtime, corpus: Corpus, pert, seed: int, ctx: Context, clean_count
         "delta_per_edited_pp": (100 * delta) / edited_pp if edited_pp else None,
         "ci": ci, "edit": {k: v for k, v in stats.items() if k not in ("perturbation", "params", "parts")},
         "parts": stats.get("parts"),
-        "seconds": {"perturb": t1 - t0 - vectors, "vectors": vectors, "encode": t2 - t1, "infer": t3 - t2,
+        "seconds": {"perturb": perturb_s, "vectors": vectors, "encode": t2 - t1, "infer": t3 - t2,
                     "score": t4 - t3},
         "new_words_tokenized": new_words, "sentences_inferred": inferred,
     })
     return row
 
 
+#: cells perturbed ahead of the one being inferred (bounds the perturbed copies held at once)
+LOOKAHEAD = 2
+
+
 def evaluate(runtime, corpus: Corpus, perturbations: list[str | tuple[str, dict]], rates: list[float | None] | None,
              seeds: list[int], ctx: Context, bootstrap: int = 1000, meta: dict | None = None,
              skip_missing: bool = True, incremental: bool = True,
-             allow_batch_dependent: bool = False) -> Iterator[dict]:
+             allow_batch_dependent: bool = False, pipeline: bool = True) -> Iterator[dict]:
     """Yield the clean row, then one row per perturbation x rate x seed.  A perturbation is a spec
     (``a+b``) or a (spec, parameters) pair, as a recipe lists them (:func:`..recipes.recipe_specs`);
     ``rates``, when given, override the parameters' rate.  ``incremental``: infer only what each
-    perturbation changed (:mod:`incremental`); False re-infers every sentence of every cell."""
+    perturbation changed (:mod:`incremental`); False re-infers every sentence of every cell.
+
+    ``pipeline``: the next cells are perturbed in this thread while one worker thread infers and
+    scores the current one (ONNX Runtime releases the GIL while it computes).  The worker takes the
+    cells one at a time, in order, as the sequential loop would, so every row (and the prediction
+    cache's content) is the same as with ``pipeline=False``; only the seconds overlap."""
     meta = dict(meta or {})
     cache = PredictionCache(runtime, allow_batch_dependent) if incremental else None
     clean, row = clean_cell(runtime, corpus, bootstrap, cache)
     yield {**meta, "perturbation": "clean", "rate": None, "seed": None, **row}
+    cells = list(_cells(perturbations, rates, seeds, ctx, skip_missing))
+    if not pipeline:
+        for c in cells:
+            yield {**meta, **c} if isinstance(c, dict) else _row(meta, c, run_cell(runtime, corpus, c[0], c[2], ctx, clean,
+                                                                        bootstrap, cache))
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque = deque()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="xner-infer")
+    try:
+        for c in cells:
+            while len(pending) >= LOOKAHEAD:
+                yield _settle(meta, pending.popleft())
+            if isinstance(c, dict):
+                pending.append((None, c))
+                continue
+            staged = perturb_stage(runtime, corpus, c[0], c[2], ctx, cache)
+            pending.append((c, pool.submit(finish_stage, runtime, corpus, c[0], c[2], staged, clean, bootstrap,
+                                           cache)))
+        while pending:
+            yield _settle(meta, pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cells(perturbations, rates, seeds, ctx, skip_missing) -> Iterator:
+    """(perturbation, rate, seed, params) per cell in order, or the row of a skipped perturbation."""
     for item in perturbations:
         name, params = _entry(item)
         for rate in (rates or [DEFAULT_RATE]):
             pert = perturbation(name, rate, params)
             missing = pert.missing(ctx)
-            if missing:
-                if skip_missing:
-                    yield {**meta, "perturbation": pert.name, "skipped": f"needs {', '.join(sorted(set(missing)))}"}
-                    continue
+            if missing and skip_missing:
+                yield {"perturbation": pert.name, "skipped": f"needs {', '.join(sorted(set(missing)))}"}
+                continue
             for seed in seeds:
-                cell = run_cell(runtime, corpus, pert, seed, ctx, clean, bootstrap, cache)
-                yield {**meta, "perturbation": pert.name, "params": pert.params,
-                       "rate": params.get("rate") if rate == DEFAULT_RATE else rate, "seed": seed, **cell}
+                yield pert, rate, seed, params
+
+
+def _row(meta: dict, c: tuple, cell: dict) -> dict:
+    pert, rate, seed, params = c
+    return {**meta, "perturbation": pert.name, "params": pert.params,
+            "rate": params.get("rate") if rate == DEFAULT_RATE else rate, "seed": seed, **cell}
+
+
+def _settle(meta: dict, item: tuple) -> dict:
+    c, got = item
+    return {**meta, **got} if c is None else _row(meta, c, got.result())
 
 
 def all_perturbations() -> list[str]:

@@ -53,6 +53,9 @@ class PredictionCache:
         self.clean_pred: np.ndarray | None = None
 
     def _keys(self, corpus: Corpus) -> list[bytes]:
+        return self._keys_and_encoding(corpus)[0]
+
+    def _keys_and_encoding(self, corpus: Corpus) -> tuple[list[bytes], object]:
         enc = self.runtime.encoder.encode(corpus)
         first = np.searchsorted(enc.seg_sent, np.arange(len(corpus)), side="left")
         last = np.searchsorted(enc.seg_sent, np.arange(len(corpus)), side="right")
@@ -61,7 +64,7 @@ class PredictionCache:
         # with the same pieces but other word boundaries get other keys
         rel = np.where(enc.piece_word >= 0, enc.piece_word - corpus.offsets[enc.seg_sent.repeat(np.diff(ro))], -1)
         return [enc.ids[ro[a] : ro[b]].tobytes() + b"|" + rel[ro[a] : ro[b]].astype(np.int32).tobytes()
-                for a, b in zip(first.tolist(), last.tolist(), strict=True)]
+                for a, b in zip(first.tolist(), last.tolist(), strict=True)], enc
 
     def set_clean(self, corpus: Corpus, pred: np.ndarray) -> None:
         """The clean test set and its predictions: what unchanged sentences take."""
@@ -96,14 +99,19 @@ class PredictionCache:
         if not idx.size:
             return pred, 0
         sub = corpus.subset(idx)
-        keys = self._keys(sub)
+        keys, sub_enc = self._keys_and_encoding(sub)
         table = self._table(corpus)
         with self._lock:
             todo = list(dict.fromkeys(k for k in keys if k not in table))
         if todo:
             first = {k: i for i, k in reversed(list(enumerate(keys)))}
-            run = sub.subset([first[k] for k in todo])
-            tags = self.runtime.predict(run, self.runtime.encoder.encode(run))
+            pick = [first[k] for k in todo]
+            if pick == list(range(len(keys))):  # every changed sentence is new and unique: its encoding as is
+                run, enc = sub, sub_enc
+            else:
+                run = sub.subset(pick)
+                enc = self.runtime.encoder.encode(run)
+            tags = self.runtime.predict(run, enc)
             with self._lock:
                 for j, k in enumerate(todo):
                     table.setdefault(k, tags[run.offsets[j] : run.offsets[j + 1]].copy())

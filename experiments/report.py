@@ -382,11 +382,15 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
         _write_csv(out / "models.csv", mcsv)
     corr, sec = correlations(an)
     doc.sections += [sec, Section("Plots", blocks=[Images(tuple(Image(p.stem, p.name) for p in pngs[1:]))])]
-    t = Table(["run", "config", "started", "cells planned", "reported"], "rllrl")
+    t = Table(["run", "config", "started", "cells planned", "reported", "commit", "tree"], "rllrlll")
     for r in runs:
+        prov = r.get("provenance") or {}
+        dirty = prov.get("git_dirty")
         t.rows.append([_int(r["id"]), Cell(r["config"].get("name", "")),
                        Cell(time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])), sort=r["started"]),
-                       _int(r["cells"]), Cell("yes" if rid is None or r["id"] == rid else "")])
+                       _int(r["cells"]), Cell("yes" if rid is None or r["id"] == rid else ""),
+                       Cell(str(prov.get("git_commit") or "")[:7] or "—"),
+                       Cell("unknown" if dirty is None else "edited" if dirty else "clean")])
     doc.sections += [Section("Runs in this store", blocks=[t], key="runs"),
                      Section("How this was made", key="made", blocks=[
                          HtmlOnly(Para("**Versions, machine and command** of this report:")),

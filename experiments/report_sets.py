@@ -188,7 +188,7 @@ def _plot(recs: list[dict], out: Path) -> Path:
                 if pts:
                     ax.scatter([r["diversity"] for r in pts], [100 * r["y"] for r in pts], marker=marker,
                                color=colours[model], label=f"{who}K={k}")
-            low = [r for r in rs if r.get("floor")]
+            low = [r for r in rs if r.get("floor") and r["y"] is not None]
             if low:
                 ax.scatter([r["diversity"] for r in low], [100 * r["y"] for r in low], marker="x", color=colours[model],
                            alpha=0.5, label=f"{who}at the floor (not fitted)")

@@ -82,16 +82,21 @@ def set_records(an, cfg: dict) -> list[dict]:
             continue
         uc, ub = endpoint_units(an, c, ep), endpoint_units(an, b, ep)
         seeds = sorted(set(uc) & set(ub))
+        floor = "; ".join(f"{o.label}: {f}" for o in (c, b) if (f := an.floor(o)))
         if not seeds:
-            continue
+            if not set(c.clean) & set(b.clean):
+                continue  # never trained in a common seed: not a set of this analysis
+            # a student (or its pair student) with clean F1 0 has no relative drop: the set is kept,
+            # counted at the floor, never fitted (it used to vanish from the counts)
+            floor = floor or "no endpoint value (clean F1 0, or no perturbed cells, in every training seed)"
         diffs = [uc[s][0] - ub[s][0] for s in seeds]
         props = {**set_properties(c.sources, c.target), **(first.get("set_properties") or {})}
         rec = {"model": c.model, "target": c.target, "label": c.label, "sources": list(c.sources),
-               "baseline": b.label, "y": float(np.mean(diffs)), "y_seeds": diffs, "seeds": len(seeds),
+               "baseline": b.label, "y": float(np.mean(diffs)) if diffs else None, "y_seeds": diffs,
+               "seeds": len(seeds),
                "clean_f1": float(np.mean([r["f1"] for r in c.clean.values()])),
                "baseline_clean_f1": float(np.mean([r["f1"] for r in b.clean.values()])),
-               "floor": "; ".join(f"{o.label}: {f}" for o in (c, b) if (f := an.floor(o))),
-               "set_index": first["params"]["source_set"].get("index")}
+               "floor": floor, "set_index": first["params"]["source_set"].get("index")}
         for k in _PROPS:
             rec[k] = props.get(k)
         rec["teachers"] = props.get("teachers")

@@ -428,3 +428,27 @@ def test_the_design_doc_states_the_decision_rule_as_the_code_runs_it():
     assert "random effects over the targets' K slopes" in text and "a difference between the N/2 and N/3" in text
     assert "with the set student's clean F1" in text and "any one training seed" in text
     assert f"{sr.MIN_DF} or more residual degrees of freedom" in text
+
+
+def test_a_student_at_clean_f1_zero_is_counted_at_the_floor_not_lost(units):
+    """A student with clean F1 0 has no relative drop (its seeds leave the endpoint's units): its set
+    used to vanish from the records, the floor counts and sets.csv (4 hi sets of the diversity run)."""
+    an = FakeAnalysis()
+    _two_targets(an)
+    zero = an.add("m", "af", "random #zero", ["nl", "x"], {0: 0.0}, clean_f1=0.0,
+                  props={"k": 2, "diversity": 0.4, "distance": 0.5, "script_share": 1.0, "genetic_diversity": 0.6})
+    an.values[id(zero)] = {}  # what endpoint_units gives a condition whose every seed has clean F1 0
+    reg = sr.regression(an, {"endpoint": EP}, 50, 50)
+    rec = next(r for r in reg["records"] if r["label"] == "random #zero")
+    assert rec["y"] is None and rec["seeds"] == 0 and "clean F1 0.0 < 20" in rec["floor"]
+    per = reg["models"]["m"]["per_target"]
+    assert per["af"]["floored"] == 1 and per["af"]["sets"] == 10
+    # a pair student at clean F1 0: every set of its target is kept and counted at the floor
+    an2 = FakeAnalysis()
+    _two_targets(an2)
+    pair = an2.pairs[("m", "ms")]
+    pair.clean[0]["f1"] = 0.0
+    an2.values[id(pair)] = {}
+    reg2 = sr.regression(an2, {"endpoint": EP}, 50, 50)
+    assert sum(r["target"] == "ms" for r in reg2["records"]) == 10
+    assert reg2["models"]["m"]["per_target"]["ms"]["floored"] == 10

@@ -268,6 +268,9 @@ def test_report_tables_plots_and_reference(tmp_path, data_dir):
     assert f"| 1 | 50.0 | {ref['clean']:.1f} |" in md  # ours beside the study's clean F1
     assert f"| all → 0.30 | {ref['clean']:.1f} → {ref['name_swap']:.1f} |" in md  # and under name swap
     assert "| mbert | zero-shot pair | ar -> fa | 1 | 50.0 | 45.0 | -5.0 |" in md
+    # each run says which code made it (a store resumed across commits shows each one)
+    runs_table = md[md.index("## Runs in this store"):md.index("## How this was made")]
+    assert "| commit | tree |" in runs_table and ("| clean |" in runs_table or "| edited |" in runs_table)
     flat = {(r["model"], r["perturbation"]): r for r in csv.DictReader(open(out / "cells.csv", encoding="utf-8"))}
     assert float(flat[("mbert", "name_swap")]["reference_f1"]) == ref["name_swap"]
     # a cell stored without per-sentence counts has no interval in the report, so none in cells.csv

@@ -197,6 +197,7 @@ class Runtime:
         self._stat_lock = threading.Lock()
         self.infer_seconds = 0.0  # time spent inside the session, for profiles (every thread's)
         self._thread_clock = threading.local()
+        self._vector_encoder: WordEncoder | None = None
         if self.on_cuda and self.report and self.report.get("gpu_verified") is False:
             log.warning("%s: this fp16 graph was not verified on a GPU when it was exported (%s)", self.path,
                         self.report.get("note", "gated on the CPU only"))
@@ -206,7 +207,7 @@ class Runtime:
             cfg = json.loads((self.path / "config.json").read_text())
         except ValueError as e:
             raise XnerError(f"{self.path / 'config.json'}: not JSON ({e})") from None
-        if not isinstance(cfg.get("id2label"), dict):
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("id2label"), dict):
             raise XnerError(f"{self.path / 'config.json'}: no id2label (export a token-classification model)")
         self.config = cfg
         tags = [cfg["id2label"][str(i)] for i in range(len(cfg["id2label"]))]
@@ -302,7 +303,12 @@ class Runtime:
             raise XnerError(f"{self.path}: the ONNX model has no last_hidden_state output; re-export it with "
                             "xner export")
         c = Corpus.from_lists([[w] for w in words], [["O"] for _ in words], self.labels)
-        enc = self.encoder.encode(c)
+        with self._stat_lock:
+            if self._vector_encoder is None:  # its own word cache: a perturbation asking for vectors in one
+                # thread never changes what the evaluated encoder has seen (and counts) in another
+                self._vector_encoder = WordEncoder(self.fast_tokenizer, self.encoder.max_length, family=self.family)
+            venc = self._vector_encoder
+        enc = venc.encode(c)
         out = None
         for idx, ids, mask in enc.batches(self.token_budget, self.max_batch):
             h = self.run_batch(ids, mask, self.hidden_name).astype(np.float32, copy=False)

@@ -105,6 +105,8 @@ def run_perturb(args: argparse.Namespace) -> int:
     kw = rate_params(args.rate)
     if args.pool:
         kw["pool"] = args.pool
+    if args.vectors == "model":
+        kw["vectors"] = "model"
     pert = make(args.perturbation, **kw)
     corpus, ctx, src = _context(args, runtime, _needs_vectors([pert]))
     inputs = _inputs(args, src)
@@ -267,6 +269,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         twice = sorted({x for x in named if named.count(x) > 1})
         if twice:
             raise XnerError(f"--perturbations lists {', '.join(twice)} twice: each would repeat the same rows")
+    if args.vectors == "model":  # context_swap's vectors from the evaluated model (parts without the
+        # parameter ignore it)
+        perts = [(p, {"vectors": "model"}) if isinstance(p, str) else (p[0], {**p[1], "vectors": "model"})
+                 for p in perts]
     made = [perturbation(p[0], params=p[1]) if isinstance(p, tuple) else perturbation(p) for p in perts]
     corpus, ctx, src = _context(args, runtime, _needs_vectors(made))
     if args.out:

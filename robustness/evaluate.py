@@ -162,7 +162,12 @@ def evaluate(runtime, corpus: Corpus, perturbations: list[str | tuple[str, dict]
             if isinstance(c, dict):
                 pending.append((None, c))
                 continue
-            staged = perturb_stage(runtime, corpus, c[0], c[2], ctx, cache)
+            try:
+                staged = perturb_stage(runtime, corpus, c[0], c[2], ctx, cache)
+            except Exception:
+                while pending:  # the cells before it come out first (or their own error), as in turn
+                    yield _settle(meta, pending.popleft())
+                raise
             pending.append((c, pool.submit(finish_stage, runtime, corpus, c[0], c[2], staged, clean, bootstrap,
                                            cache)))
         while pending:

@@ -91,3 +91,68 @@ def test_a_failing_cell_stops_the_pipeline_with_its_error(onnx_dir, data_dir, mo
             got.append(row)
     assert [r["perturbation"] for r in got] == ["clean", "char_noise"]  # in order, nothing after the failure
 
+
+
+def test_a_perturbing_failure_comes_after_the_rows_before_it(onnx_dir, data_dir, monkeypatch):
+    """As in the sequential loop: the cells before a failing one are yielded, then its error."""
+    import importlib
+
+    ev_mod = importlib.import_module("xner.robustness.evaluate")
+    src = DataDir(data_dir)
+    corpus = src.load("en", "test")
+    rt = Runtime(onnx_dir, provider="cpu", threads=1)
+    ctx = Context(source=src, lang="en", runtime=rt)
+    real = ev_mod.perturb_stage
+    calls = []
+
+    def boom(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("perturbing cell two failed")
+        return real(*a, **k)
+
+    monkeypatch.setattr(ev_mod, "perturb_stage", boom)
+    for pipeline in (True, False):
+        calls.clear()
+        got = []
+        with pytest.raises(RuntimeError, match="cell two failed"):
+            for row in evaluate(rt, corpus, ["char_noise", "random_token", "lowercase"], [0.3], [0], ctx,
+                                bootstrap=0, pipeline=pipeline):
+                got.append(row)
+        assert [r["perturbation"] for r in got] == ["clean", "char_noise"], pipeline
+
+
+def test_word_vectors_leave_the_evaluated_encoder_alone(onnx_dir):
+    """The vectors a context swap asks for (in the perturbing thread) use an encoder of their own:
+    the evaluated encoder's word cache and counts belong to the thread that infers."""
+    rt = Runtime(onnx_dir, provider="cpu", threads=1)
+    before = (rt.encoder.tokenized, rt.encoder.resets)
+    v = rt.word_vectors(["London", "Paris", "river"])
+    assert v.shape[0] == 3 and float(abs(v).sum()) > 0
+    assert (rt.encoder.tokenized, rt.encoder.resets) == before
+
+
+def test_a_config_that_is_not_an_object_is_a_clear_error(onnx_dir, tmp_path):
+    import shutil
+
+    from xner.errors import XnerError
+
+    d = tmp_path / "e"
+    shutil.copytree(onnx_dir, d)
+    (d / "config.json").write_text("[1]", encoding="utf-8")
+    with pytest.raises(XnerError, match="config.json"):
+        Runtime(d, provider="cpu", threads=1)
+
+
+def test_vectors_model_gives_context_swap_the_evaluated_model(onnx_dir, data_dir, capsys):
+    import json
+
+    from xner.cli import main
+
+    rc = main(["evaluate", "--model", str(onnx_dir), "--data-dir", str(data_dir), "--lang", "en", "--train-langs", "ru",
+               "--vectors", "model", "--perturbations", "context_swap,char_noise", "--bootstrap", "0", "--json", "-q"])
+    assert rc == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    swap = next(r for r in rows if r["perturbation"] == "context_swap")
+    assert "skipped" not in swap and swap["params"]["vectors"] == "model"
+    assert "vectors" not in next(r for r in rows if r["perturbation"] == "char_noise")["params"]

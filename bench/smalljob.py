@@ -7,7 +7,9 @@ The job: a 2-layer, 128-wide model with mBERT's vocabulary, trained briefly on o
 included; start-up too).  Baseline: the perturbed sets written beforehand by ``xner perturb`` (not
 timed), then one Python process that loads the PyTorch folder with transformers, tokenizes with the
 fast tokenizer (first sub-token labels), predicts with PyTorch eager in batches of 32 and scores with
-seqeval, seven times.  Both as whole commands, taking turns, median of 3.
+seqeval, seven times.  Both as whole commands, taking turns, median of 3; xner also without its
+pipelined cells (``--no-pipeline``) and with the ordinary interpreter exit (``XNER_FULL_EXIT=1``), so
+each of those gains is a ratio measured in the same run.
 """
 
 from __future__ import annotations
@@ -123,16 +125,27 @@ def run(quick: bool = False, data_dir: str | None = None, lang: str = "ms", **_)
         got["xner_fp32"] = json.loads(subprocess.run([*ev, "--variant", "fp32"], env=env, check=True,
                                                      capture_output=True, text=True).stdout)
 
+    def xner_steps(extra: list[str], env_extra: dict):  # the same command without one of the gains
+        def run():
+            subprocess.run([*ev, *extra], env={**env, **env_extra}, check=True, capture_output=True, text=True)
+        return run
+
     def base():
         got["hf"] = json.loads(subprocess.run(hf, env=env, check=True, capture_output=True, text=True).stdout)
 
     base_name = "transformers + PyTorch eager + seqeval (sets prepared beforehand)"
+    no_pipe, full_exit = "xner evaluate --no-pipeline (int8)", "xner evaluate, ordinary exit (XNER_FULL_EXIT=1, int8)"
     t = measure_interleaved({"xner evaluate (one command, static int8)": xner,
-                             "xner evaluate --variant fp32 (one command)": xner_fp32, base_name: base},
+                             "xner evaluate --variant fp32 (one command)": xner_fp32,
+                             no_pipe: xner_steps(["--no-pipeline"], {}),
+                             full_exit: xner_steps([], {"XNER_FULL_EXIT": "1"}), base_name: base},
                             repeats=2 if quick else 3, warmup=0, work=7 * len(test), unit="sentences")
     a = res.add(t["xner evaluate (one command, static int8)"], engine="xner")
     a32 = res.add(t["xner evaluate --variant fp32 (one command)"], engine="xner")
     b = res.add(t[base_name], engine="baseline")
+    # each gain against the same command without it, measured in this run (ratios, not requirements)
+    res.ratio("pipelined cells vs --no-pipeline (int8)", a, res.add(t[no_pipe], engine="xner"), None)
+    res.ratio("quick exit vs the ordinary exit (int8)", a, res.add(t[full_exit], engine="xner"), None)
     res.ratio("small job: xner evaluate (int8) vs the transformers path", a, b, None if quick or not int8_gate else 5.0)
     # the 5x requirement holds the default (int8) to it, or, when int8 failed its gate, float32
     res.ratio("small job: xner evaluate (fp32) vs the transformers path", a32, b, None if quick or int8_gate else 5.0)

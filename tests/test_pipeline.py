@@ -156,3 +156,16 @@ def test_vectors_model_gives_context_swap_the_evaluated_model(onnx_dir, data_dir
     swap = next(r for r in rows if r["perturbation"] == "context_swap")
     assert "skipped" not in swap and swap["params"]["vectors"] == "model"
     assert "vectors" not in next(r for r in rows if r["perturbation"] == "char_noise")["params"]
+
+
+def test_cpu_batches_stay_small_and_give_the_same_tags(onnx_dir, data_dir):
+    """The CPU default token budget (1,024 padded tokens) changes the batches, not the answers."""
+    import numpy as np
+
+    from xner.export.runtime import CPU_TOKEN_BUDGET
+
+    corpus = DataDir(data_dir).load("en", "test")
+    small = Runtime(onnx_dir, provider="cpu", threads=1)
+    big = Runtime(onnx_dir, provider="cpu", threads=1, token_budget=8192)
+    assert small.token_budget == CPU_TOKEN_BUDGET == 1024 and big.token_budget == 8192
+    assert np.array_equal(small.predict(corpus), big.predict(corpus))

@@ -134,7 +134,13 @@ def declared_contrasts(an, cfg: dict) -> list[dict]:
                     u = [(ua[s][0] - ub[s][0], None if ua[s][1] is None or ub[s][1] is None else ua[s][1] - ub[s][1])
                          for s in shared]
                     if not u:
-                        left[target] = "no shared training seed" if ua and ub else "no cells"
+                        fl = "; ".join(f"{o.label}: {f}" for o in (ca, cb) if (f := an.floor(o)))
+                        if not (ua and ub) and ca.clean and cb.clean and fl:
+                            # clean F1 0 leaves no relative drop: at the floor, never silently missing
+                            floors[target] = fl
+                            left[target] = f"no value at the floor ({fl})"
+                        else:
+                            left[target] = "no shared training seed" if ua and ub else "no cells"
                         continue
                     units[target] = u
                     prs = endpoint_prs(ca, ep) + endpoint_prs(cb, ep) if kind == "endpoint" else [pr]

@@ -6,7 +6,6 @@ bars; and ``cells.csv``, one row per cell (:mod:`.results`)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from .analysis import FLOOR_F1, Analysis, Cond
 from .models import model_contrasts
 from .plots import plots
 from .report_html import write_html
-from .report_sections import clean_tables, correlations, made
+from .report_sections import clean_tables, correlations, made, runs_table
 from .report_sets import sets_reading, sets_section
 from .reportdoc import (
     Cell,
@@ -382,15 +381,7 @@ def build(store_path: str | Path, out: str | Path, run: str | int | None = "late
         _write_csv(out / "models.csv", mcsv)
     corr, sec = correlations(an)
     doc.sections += [sec, Section("Plots", blocks=[Images(tuple(Image(p.stem, p.name) for p in pngs[1:]))])]
-    t = Table(["run", "config", "started", "cells planned", "reported", "commit", "tree"], "rllrlll")
-    for r in runs:
-        prov = r.get("provenance") or {}
-        dirty = prov.get("git_dirty")
-        t.rows.append([_int(r["id"]), Cell(r["config"].get("name", "")),
-                       Cell(time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])), sort=r["started"]),
-                       _int(r["cells"]), Cell("yes" if rid is None or r["id"] == rid else ""),
-                       Cell(str(prov.get("git_commit") or "")[:7] or "—"),
-                       Cell("unknown" if dirty is None else "edited" if dirty else "clean")])
+    t = runs_table(runs, rid)
     doc.sections += [Section("Runs in this store", blocks=[t], key="runs"),
                      Section("How this was made", key="made", blocks=[
                          HtmlOnly(Para("**Versions, machine and command** of this report:")),

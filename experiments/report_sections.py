@@ -113,3 +113,19 @@ def correlations(an: Analysis) -> tuple[dict, Section]:
 
 def _where(c) -> str:
     return f"{'+'.join(c.sources)} -> {c.target}"
+
+
+def runs_table(runs: list[dict], rid: int | None) -> Table:
+    """The store's runs, each with the commit of its code and whether its tree was edited."""
+    import time
+
+    t = Table(["run", "config", "started", "cells planned", "reported", "commit", "tree"], "rllrlll")
+    for r in runs:
+        prov = r.get("provenance") or {}
+        dirty = prov.get("git_dirty")
+        t.rows.append([_int(r["id"]), Cell(r["config"].get("name", "")),
+                       Cell(time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"])), sort=r["started"]),
+                       _int(r["cells"]), Cell("yes" if rid is None or r["id"] == rid else ""),
+                       Cell(str(prov.get("git_commit") or "")[:7] or "—"),
+                       Cell("unknown" if dirty is None else "edited" if dirty else "clean")])
+    return t

@@ -196,10 +196,13 @@ class Runtime:
         self.family = family(cfg.get("model_type"))
         limit = max_length or min(self.family.token_limit(cfg.get("max_position_embeddings", 512)), 512)
         self.encoder = WordEncoder(self.fast_tokenizer, limit, max_words=cache_words, family=self.family)
-        # padded tokens per batch: on a CPU, batches whose activations stay near the cache run faster
-        # (1,024 against 8,192 tokens, one thread: -20% at bert-base fp32, -24% static int8, -30% on a
-        # 2-layer 128-wide model; `xner bench --suite small` measures it); a GPU wants large batches
-        self.token_budget = token_budget or (8192 if self.on_cuda else CPU_TOKEN_BUDGET)
+        # padded tokens per batch: on a CPU, batches whose activations stay nearer the cache run faster
+        # (`xner bench --suite inference` times 1,024 against 8,192); a GPU wants large batches, and a
+        # dynamically quantised graph, whose tags depend on its batch-mates, keeps the batches it was
+        # gated and evaluated with (8,192), so none of its answers changed with the CPU default
+        if token_budget is not None and token_budget < 1:
+            raise XnerError(f"the token budget must be at least 1 padded token, got {token_budget}")
+        self.token_budget = token_budget or (8192 if self.on_cuda or self.batch_dependent else CPU_TOKEN_BUDGET)
         self.max_batch = max_batch
         self._stat_lock = threading.Lock()
         self.infer_seconds = 0.0  # time spent inside the session, for profiles (every thread's)
@@ -341,4 +344,5 @@ class Runtime:
         return {"path": str(self.path), "variant": self.variant, "provider": self.provider, "requested": self.requested,
                 "inputs": self.input_names, "labels": self.labels.tags, "max_length": self.encoder.max_length,
                 "model_type": self.config.get("model_type"), "batch_dependent": self.batch_dependent,
+                "token_budget": self.token_budget,
                 "export": self.report}

@@ -291,7 +291,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise XnerError(f"--bootstrap is a number of resamples (0 for no intervals), got {args.bootstrap}")
     meta = {"model": args.model, "data": src.name, "lang": args.lang, "split": args.split,
             "split_scheme": args.split_scheme, "split_seed": args.split_seed, "train_lang": args.train_langs,
-            "provider": runtime.provider, "variant": runtime.variant, "recipe": args.recipe}
+            "provider": runtime.provider, "variant": runtime.variant, "token_budget": runtime.token_budget,
+            "recipe": args.recipe}
     rows = []
     total = 1 + len(perts) * len(rates or [1]) * len(seeds)
     t_loaded = time.perf_counter()

@@ -158,14 +158,26 @@ def test_vectors_model_gives_context_swap_the_evaluated_model(onnx_dir, data_dir
     assert "vectors" not in next(r for r in rows if r["perturbation"] == "char_noise")["params"]
 
 
-def test_cpu_batches_stay_small_and_give_the_same_tags(onnx_dir, data_dir):
-    """The CPU default token budget (1,024 padded tokens) changes the batches, not the answers."""
+def test_cpu_batches_stay_small_and_give_the_same_tags(onnx_dir, int8_dir, data_dir):
+    """The CPU default token budget (1,024 padded tokens) changes the batches, not the answers, of the
+    float and static int8 graphs (on a corpus large enough for the batches to differ)."""
     import numpy as np
 
+    from xner.corpus import concat
+    from xner.errors import XnerError
     from xner.export.runtime import CPU_TOKEN_BUDGET
 
-    corpus = DataDir(data_dir).load("en", "test")
-    small = Runtime(onnx_dir, provider="cpu", threads=1)
-    big = Runtime(onnx_dir, provider="cpu", threads=1, token_budget=8192)
-    assert small.token_budget == CPU_TOKEN_BUDGET == 1024 and big.token_budget == 8192
-    assert np.array_equal(small.predict(corpus), big.predict(corpus))
+    one = DataDir(data_dir).load("en", "test")
+    corpus = concat([one] * 12)
+    for model in (onnx_dir, int8_dir):
+        small = Runtime(model, provider="cpu", threads=1)
+        big = Runtime(model, provider="cpu", threads=1, token_budget=8192)
+        assert small.token_budget == CPU_TOKEN_BUDGET == 1024 and big.token_budget == 8192
+        enc = small.encoder.encode(corpus)
+        shapes = [ids.shape for _, ids, _ in enc.batches(small.token_budget, small.max_batch)]
+        assert shapes != [ids.shape for _, ids, _ in enc.batches(8192, big.max_batch)]
+        assert max(a * b for a, b in shapes) <= 1024
+        assert np.array_equal(small.predict(corpus), big.predict(corpus))
+        assert small.describe()["token_budget"] == 1024
+    with pytest.raises(XnerError, match="token budget"):
+        Runtime(onnx_dir, provider="cpu", threads=1, token_budget=0)

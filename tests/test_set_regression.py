@@ -452,3 +452,38 @@ def test_a_student_at_clean_f1_zero_is_counted_at_the_floor_not_lost(units):
     reg2 = sr.regression(an2, {"endpoint": EP}, 50, 50)
     assert sum(r["target"] == "ms" for r in reg2["records"]) == 10
     assert reg2["models"]["m"]["per_target"]["ms"]["floored"] == 10
+
+
+def test_a_declared_contrast_keeps_a_target_at_clean_f1_zero_at_the_floor(monkeypatch):
+    """A student with clean F1 0 has no relative drop: its target used to leave the declared contrast
+    as "no cells", with no floor flag, so the pooled row could get a verdict it should not have."""
+    from xner.experiments import contrasts as ct
+
+    class An:
+        floor_f1 = 0.2
+        floor = Analysis.floor
+        prs = []
+        interval = "t"
+
+        def __init__(self):
+            self.conds = []
+
+        def test_id(self, r):
+            return "t:" + r["target"]
+
+    an = An()
+    vals = {}
+    rng = np.random.default_rng(0)
+    for t in ("ast", "ms", "hi"):
+        for lab in ("ensemble K=3", "pair K=1"):
+            c = Cond("m", "student", "", ("x",), t, "uniform", "", lab)
+            f1 = 0.0 if (t == "hi" and lab == "pair K=1") else 0.4
+            c.clean = {s: {"f1": f1, "params": {}, "target": t} for s in (0, 1, 2)}
+            an.conds.append(c)
+            vals[id(c)] = {} if f1 == 0.0 else {s: (float(rng.normal(0, 0.01)), None) for s in (0, 1, 2)}
+    monkeypatch.setattr(ct, "endpoint_units", lambda an, c, ep: vals[id(c)])
+    cfg = {"endpoint": EP, "contrasts": [{"a": "ensemble K=3", "b": "pair K=1", "primary": True}]}
+    row = next(r for r in ct.declared_contrasts(an, cfg) if r["where"] == "endpoint")
+    assert row["targets"] == ["ast", "ms"]
+    assert "hi" in row["floor"] and "clean F1 0.0 < 20" in row["floor"]["hi"]
+    assert ct.verdict(row["estimate"], row["floor"]) == "floor: no verdict"

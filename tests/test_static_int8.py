@@ -69,6 +69,8 @@ def test_default_variants_answer_the_same_alone_and_batched(exports, onnx_dir, d
 
 def test_dynamic_int8_is_flagged_and_really_batch_dependent(exports, data_dir):
     rt = Runtime(exports["int8-dynamic"], provider="cpu", threads=1)
+    # its answers depend on its batches: it keeps the budget it was gated with, not the CPU default
+    assert rt.token_budget == 8192 and Runtime(exports["int8"], provider="cpu", threads=1).token_budget == 1024
     assert rt.batch_dependent and rt.describe()["batch_dependent"]
     corpus = DataDir(data_dir).load("en", "test")
     assert _alone_vs_batched(rt, corpus, np.random.default_rng(0)) > 1e-5  # the test can fail: scales move

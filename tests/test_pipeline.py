@@ -66,60 +66,37 @@ def test_the_inference_clock_is_per_thread(onnx_dir):
     assert "0x" not in repr(rt)  # a stable name: rows that record the model's vectors repeat across runs
 
 
-def test_a_failing_cell_stops_the_pipeline_with_its_error(onnx_dir, data_dir, monkeypatch):
+def _rows_until_stage_two_fails(onnx_dir, data_dir, monkeypatch, stage: str, pipeline: bool) -> list[str]:
+    """The perturbations of the rows ``evaluate`` yields before ``stage`` fails on the second cell."""
     import importlib
 
     ev_mod = importlib.import_module("xner.robustness.evaluate")
-
     src = DataDir(data_dir)
-    corpus = src.load("en", "test")
     rt = Runtime(onnx_dir, provider="cpu", threads=1)
     ctx = Context(source=src, lang="en", runtime=rt)
-    real = ev_mod.finish_stage
-    calls = []
+    real, calls = getattr(ev_mod, stage), []
 
     def boom(*a, **k):
         calls.append(1)
         if len(calls) == 2:
-            raise RuntimeError("cell two failed")
+            raise RuntimeError(f"{stage} of cell two failed")
         return real(*a, **k)
 
-    monkeypatch.setattr(ev_mod, "finish_stage", boom)
+    monkeypatch.setattr(ev_mod, stage, boom)
     got = []
     with pytest.raises(RuntimeError, match="cell two failed"):
-        for row in evaluate(rt, corpus, ["char_noise", "random_token", "lowercase"], [0.3], [0], ctx, bootstrap=0):
-            got.append(row)
-    assert [r["perturbation"] for r in got] == ["clean", "char_noise"]  # in order, nothing after the failure
+        for row in evaluate(rt, src.load("en", "test"), ["char_noise", "random_token", "lowercase"], [0.3], [0], ctx,
+                            bootstrap=0, pipeline=pipeline):
+            got.append(row["perturbation"])
+    return got
 
 
-
-def test_a_perturbing_failure_comes_after_the_rows_before_it(onnx_dir, data_dir, monkeypatch):
-    """As in the sequential loop: the cells before a failing one are yielded, then its error."""
-    import importlib
-
-    ev_mod = importlib.import_module("xner.robustness.evaluate")
-    src = DataDir(data_dir)
-    corpus = src.load("en", "test")
-    rt = Runtime(onnx_dir, provider="cpu", threads=1)
-    ctx = Context(source=src, lang="en", runtime=rt)
-    real = ev_mod.perturb_stage
-    calls = []
-
-    def boom(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("perturbing cell two failed")
-        return real(*a, **k)
-
-    monkeypatch.setattr(ev_mod, "perturb_stage", boom)
-    for pipeline in (True, False):
-        calls.clear()
-        got = []
-        with pytest.raises(RuntimeError, match="cell two failed"):
-            for row in evaluate(rt, corpus, ["char_noise", "random_token", "lowercase"], [0.3], [0], ctx,
-                                bootstrap=0, pipeline=pipeline):
-                got.append(row)
-        assert [r["perturbation"] for r in got] == ["clean", "char_noise"], pipeline
+@pytest.mark.parametrize("stage", ["finish_stage", "perturb_stage"])
+@pytest.mark.parametrize("pipeline", [True, False])
+def test_a_failing_cell_comes_after_the_rows_before_it(onnx_dir, data_dir, monkeypatch, stage, pipeline):
+    """As in the sequential loop: the cells before a failing one are yielded, in order, then its error,
+    and nothing after it (a perturbing failure used to hide the row of the cell before it)."""
+    assert _rows_until_stage_two_fails(onnx_dir, data_dir, monkeypatch, stage, pipeline) == ["clean", "char_noise"]
 
 
 def test_word_vectors_leave_the_evaluated_encoder_alone(onnx_dir):

@@ -3,6 +3,7 @@ F1 with overlap and per-type F1, and the overlap-F1 correlations (resampled by t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -117,8 +118,6 @@ def _where(c) -> str:
 
 def runs_table(runs: list[dict], rid: int | None) -> Table:
     """The store's runs, each with the commit of its code and whether its tree was edited."""
-    import time
-
     t = Table(["run", "config", "started", "cells planned", "reported", "commit", "tree"], "rllrlll")
     for r in runs:
         prov = r.get("provenance") or {}

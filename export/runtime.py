@@ -174,14 +174,10 @@ class Runtime:
             builder.start()
             try:
                 self._read_config_and_tokenizer()
-            except BaseException:
+            finally:
                 builder.join()
-                if "error" in made:
+                if "error" in made:  # the graph's error first, as when the session was built first
                     raise XnerError(f"cannot load {onnx_file}: {str(made['error']).splitlines()[0]}") from None
-                raise
-            builder.join()
-        if "error" in made:
-            raise XnerError(f"cannot load {onnx_file}: {str(made['error']).splitlines()[0]}") from None
         self.session = made["session"]
         self.provider = self.session.get_providers()[0]  # what really runs
         if self.provider != providers[0]:

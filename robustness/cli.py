@@ -313,14 +313,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     t_end = time.perf_counter()
     # the whole time line, every second of it: start-up (interpreter, imports), loading (model, data,
     # perturbation context), the cells' stages, the cells' remainder (setup, bookkeeping), writing
-    secs = {"start-up": started, "load": t_loaded - t_enter,
-            **{k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows)
-               for k in ("perturb", "encode", "vectors", "infer", "score")}}
-    staged = sum(secs[k] for k in ("perturb", "encode", "vectors", "infer", "score"))
-    secs["cells, other"] = max(0.0, (t_cells - t_loaded) - staged)
-    # perturbing the next cell while the worker infers this one: stage seconds that ran at once
-    overlap = staged - (t_cells - t_loaded)
-    secs["overlapped"] = -overlap if overlap > 0 else 0.0
+    stages = {k: sum(r.get("seconds", {}).get(k, 0.0) for r in rows)
+              for k in ("perturb", "encode", "vectors", "infer", "score")}
+    secs = {"start-up": started, "load": t_loaded - t_enter, **stages}
+    # the cells' wall beyond their stages (setup, bookkeeping), or below it: stage seconds that ran at
+    # once (the next cell is perturbed while the worker infers this one)
+    gap = (t_cells - t_loaded) - sum(stages.values())
+    secs["cells, other"] = max(0.0, gap)
+    secs["overlapped"] = min(0.0, gap)
     secs["write"] = t_end - t_cells
     tot = sum(secs.values()) or 1.0
     emit(args, {"meta": run_meta(**meta), "rows": rows, "seconds": {k: round(v, 3) for k, v in secs.items()}},

@@ -158,3 +158,21 @@ def test_cpu_batches_stay_small_and_give_the_same_tags(onnx_dir, int8_dir, data_
         assert small.describe()["token_budget"] == 1024
     with pytest.raises(XnerError, match="token budget"):
         Runtime(onnx_dir, provider="cpu", threads=1, token_budget=0)
+
+
+def test_a_broken_graph_is_reported_before_a_broken_config(onnx_dir, tmp_path):
+    """The session is built in a thread while the config is read: the graph's error keeps its place."""
+    import shutil
+
+    from xner.errors import XnerError
+
+    d = tmp_path / "e"
+    shutil.copytree(onnx_dir, d)
+    graph = Runtime(onnx_dir, provider="cpu", threads=1).variant
+    (d / graph).write_bytes(b"not a graph")
+    (d / "config.json").write_text("[1", encoding="utf-8")
+    with pytest.raises(XnerError, match="cannot load"):
+        Runtime(d, provider="cpu", threads=1)
+    shutil.copy(onnx_dir / graph, d / graph)
+    with pytest.raises(XnerError, match="not JSON"):
+        Runtime(d, provider="cpu", threads=1)

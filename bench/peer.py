@@ -118,6 +118,9 @@ def run(quick: bool = False, data_dir: str | None = None, peer_python: str | Non
     inferred = sum(int(v.get("sentences_inferred") or 0) for v in rows.values())
     infer_s = sum(float((v.get("seconds") or {}).get("infer", 0.0)) for v in rows.values())
     res.settings["limit"] = _limit(corpus, inferred, size, work / "onnx", infer_s)
+    from .peer_steps import run_steps
+
+    res.settings["steps"] = steps = run_steps(model, work / "onnx", corpus, TESTS, lang)
     res.notes.append(f"export to static int8 (once per model): {t_exp:.1f} s, not in the xner wall")
     res.notes.append(f"langtest phases: {lt['seconds']}; {lt['cases']} test cases")
     for t, v in per.items():
@@ -131,6 +134,13 @@ def run(quick: bool = False, data_dir: str | None = None, peer_python: str | Non
                      f"{lim['seconds']:.1f} s at best; xner's inference took {lim['infer_seconds']:.1f} s "
                      f"({lim['infer_over_limit']:.1f}x the limit); the export's graph reaches {lim['graph_gops']:.0f} "
                      f"GOP/s on a full 32 x 128 batch")
+    res.notes.append("steps (in this process, the same sentences and test types, one change at a time):")
+    for st in steps:
+        same = "" if "same_rows" not in st else f"; rows {'identical to' if st['same_rows'] else 'DIFFER from'} " \
+            "the step before"
+        res.notes.append(f"  {st['step']}: {st['seconds']:.2f} s (inference {st['infer_seconds']:.2f} s)"
+                         + (f", {st['ratio_to_previous']:.2f}x the step before, {st['ratio_to_before']:.2f}x before"
+                            if "ratio_to_previous" in st else "") + same)
     return res
 
 

@@ -205,7 +205,11 @@ class Artifacts:
     def export_step(self, model_dir: str, target: str) -> Step:
         """Exporting ``model_dir``, gated on the target's test set."""
         ecfg = self.cfg["export"]
-        name = f"onnx-{artifact_key([Path(model_dir).name, ecfg, self.material.sha256(target, 'test')])}"
+        from xner.export.quantize import RECIPE
+
+        # a static int8 graph made by another recipe is another artefact
+        recipe = [{"static_int8_recipe": RECIPE}] if ecfg.get("quantize") == "int8" else []
+        name = f"onnx-{artifact_key([Path(model_dir).name, ecfg, self.material.sha256(target, 'test'), *recipe])}"
         return Step("export", name, (Path(model_dir).name,), (str(model_dir), target))
 
     def steps(self, g: Group) -> list[Step]:

@@ -4,15 +4,25 @@ Providers are chosen automatically (TensorRT, then CUDA, then CPU) or by name, a
 that really runs is read back from the session: onnxruntime-gpu lists CUDA as available even where
 it cannot load it, then silently runs on the CPU.  Batches are length-bucketed under a token
 budget; IO binding is used on CUDA.
+
+On a CPU, ``parallel="batches"`` (bulk work: ``evaluate``) runs one batch per thread, each on one
+onnxruntime thread, instead of splitting every operator of one batch across the threads
+(``parallel="ops"``, the default: one request at a time, as in ``serve`` and ``predict --text``, needs
+every thread on its one batch).  A batch's numbers do not depend on the thread that runs it.  The CPU
+session leaves out onnxruntime's SkipLayerNormalization fusion: its CPU kernel took about 9x the time
+of the LayerNormalization plus Add it replaces on a bert-base-sized int8 graph (the float32 graphs
+xner exports have no such fusion to lose).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +33,8 @@ from xner.errors import XnerError
 from xner.families import family
 from xner.labels import LabelSet
 from xner.providers import PROVIDERS, choose_providers  # noqa: F401  (re-exported: the runtime's public names)
+
+from .graphscan import has_dynamic_quantization
 
 log = logging.getLogger("xner.runtime")
 
@@ -57,65 +69,22 @@ def gate_of(report: dict | None, variant: str) -> dict | None:
     return {"passed": report.get("passed", True)}
 
 
-#: operators that compute activation scales from the batch at run time (dynamic quantisation)
-_DYNAMIC_OPS = (b"DynamicQuantizeLinear", b"DynamicQuantizeMatMul", b"MatMulInteger", b"DynamicQuantizeLSTM")
-
-
-def _varint(buf, i: int) -> tuple[int, int]:
-    v = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        v |= (b & 0x7F) << shift
-        if b < 0x80:
-            return v, i
-        shift += 7
-
-
-def _fields(buf, start: int, end: int):
-    """(field number, start, end) of each length-delimited field of the protobuf message buf[start:end]
-    (other wire types are skipped)."""
-    i = start
-    while i < end:
-        key, i = _varint(buf, i)
-        wire = key & 7
-        if wire == 0:
-            _, i = _varint(buf, i)
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        elif wire == 2:
-            n, i = _varint(buf, i)
-            yield key >> 3, i, i + n
-            i += n
-        else:
-            raise ValueError(f"wire type {wire}")
-
-
-def _has_dynamic_quantization(onnx_file: Path) -> bool:
-    """Whether the graph holds an operator of dynamic quantisation: the op types of its nodes (ModelProto
-    field 7 graph, GraphProto field 1 node, NodeProto field 4 op_type), read from the mapped file
-    without touching the weights (initializers are skipped by their length)."""
-    import mmap
-
-    try:
-        with open(onnx_file, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            for num, a, b in _fields(m, 0, len(m)):
-                if num != 7:
-                    continue
-                for gnum, na, nb in _fields(m, a, b):
-                    if gnum == 1:
-                        for fnum, oa, ob in _fields(m, na, nb):
-                            if fnum == 4 and bytes(m[oa:ob]) in _DYNAMIC_OPS:
-                                return True
-            return False
-    except (OSError, ValueError, IndexError):
-        return False
-
-
-#: padded tokens per batch on a CPU provider (:class:`Runtime`'s default; 8,192 on a GPU)
+#: padded tokens per batch on a CPU provider (:class:`Runtime`'s default; 8,192 on a GPU); with one batch
+#: per thread (``parallel="batches"``) each batch stays nearer its own core's cache: 256
 CPU_TOKEN_BUDGET = 1024
+CPU_BATCHES_TOKEN_BUDGET = 256
+#: how a CPU session uses its threads: one batch split across them, or one batch per thread
+PARALLEL = ("ops", "batches")
+#: onnxruntime graph fusions a CPU session leaves out (see the module's docstring)
+CPU_DISABLED_FUSIONS = ("SkipLayerNormFusion",)
+
+
+def cpu_threads() -> int:
+    """The CPU threads this process may use (its affinity, where the OS says)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 class Runtime:
@@ -123,8 +92,11 @@ class Runtime:
 
     def __init__(self, path: str | Path, provider: str = "auto", threads: int | None = None,
                  token_budget: int | None = None, max_batch: int = 256, max_length: int | None = None,
-                 file_name: str | None = None, cache_words: int | None = None, allow_failed: bool = False):
+                 file_name: str | None = None, cache_words: int | None = None, allow_failed: bool = False,
+                 parallel: str = "ops", disabled_fusions: tuple[str, ...] | None = None):
         ort = import_ort()
+        if parallel not in PARALLEL:
+            raise XnerError(f"parallel must be one of {', '.join(PARALLEL)}, got {parallel!r}")
         self.path = Path(path)
         if self.path.is_file():  # a graph file: its folder holds the rest
             self.path, file_name = self.path.parent, self.path.name
@@ -151,19 +123,25 @@ class Runtime:
             raise XnerError(f"--threads must be at least 1, got {threads}")
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-        so.log_severity_level = 3
         self.requested = provider
         providers = choose_providers(provider, ort.get_available_providers())
+        cpu = providers[0] == "CPUExecutionProvider"
+        # batches in parallel: each on one onnxruntime thread, as many at once as there are threads
+        self.workers = (threads or cpu_threads()) if cpu and parallel == "batches" else 1
+        self.parallel = parallel if cpu else "ops"
+        if self.workers > 1 or threads:
+            so.intra_op_num_threads = 1 if self.workers > 1 else threads
+            so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        disabled = list(CPU_DISABLED_FUSIONS if disabled_fusions is None else disabled_fusions) if cpu else []
         # the session is built in a thread (ONNX Runtime releases the GIL while it loads and optimises
         # the graph) while this one reads the config and loads the tokenizer; errors keep their order
         made: dict = {}
 
         def build() -> None:
             try:
-                made["session"] = ort.InferenceSession(str(onnx_file), so, providers=providers)
+                made["session"] = ort.InferenceSession(str(onnx_file), so, providers=providers,
+                                                       disabled_optimizers=disabled)
             except Exception as e:  # noqa: BLE001 - onnxruntime's own errors: not a graph, unsupported ops, ...
                 made["error"] = e
 
@@ -198,7 +176,8 @@ class Runtime:
         # gated and evaluated with (8,192), so none of its answers changed with the CPU default
         if token_budget is not None and token_budget < 1:
             raise XnerError(f"the token budget must be at least 1 padded token, got {token_budget}")
-        self.token_budget = token_budget or (8192 if self.on_cuda or self.batch_dependent else CPU_TOKEN_BUDGET)
+        self.token_budget = token_budget or (8192 if self.on_cuda or self.batch_dependent else
+                                             CPU_BATCHES_TOKEN_BUDGET if self.workers > 1 else CPU_TOKEN_BUDGET)
         self.max_batch = max_batch
         self._stat_lock = threading.Lock()
         self.infer_seconds = 0.0  # time spent inside the session, for profiles (every thread's)
@@ -250,7 +229,7 @@ class Runtime:
         """Whether a sentence's answer from this graph can depend on the other rows of its batch: a
         dynamically quantised graph (activation scales computed per batch).  Read from the export
         report's steps up to this variant (older exports' ``model_int8.onnx`` was dynamic)."""
-        if _has_dynamic_quantization(self.path / self.variant):  # the graph itself, whatever its name
+        if has_dynamic_quantization(self.path / self.variant):  # the graph itself, whatever its name
             return True
         steps = (self.report or {}).get("steps") or []
         names = [s.get("variant") for s in steps]
@@ -270,24 +249,29 @@ class Runtime:
         return {k: v for k, v in feeds.items() if k in self.input_names}
 
     def run_batch(self, ids: np.ndarray, mask: np.ndarray, output: str | None = None) -> np.ndarray:
-        feeds = self._feeds(ids, mask)
-        name = output or self.output_name
         t0 = time.perf_counter()
         try:
-            if self.on_cuda:
-                binding = self.session.io_binding()
-                for k, v in feeds.items():
-                    binding.bind_cpu_input(k, v)
-                binding.bind_output(name, "cpu")
-                self.session.run_with_iobinding(binding)
-                out = binding.copy_outputs_to_cpu()[0]
-            else:
-                out = self.session.run([name], feeds)[0]
+            return self._run(ids, mask, output)
         finally:
-            took = time.perf_counter() - t0
-            with self._stat_lock:
-                self.infer_seconds += took
-            self._thread_clock.seconds = getattr(self._thread_clock, "seconds", 0.0) + took
+            self._clock(time.perf_counter() - t0)
+
+    def _clock(self, took: float) -> None:
+        with self._stat_lock:
+            self.infer_seconds += took
+        self._thread_clock.seconds = getattr(self._thread_clock, "seconds", 0.0) + took
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray, output: str | None = None) -> np.ndarray:
+        feeds = self._feeds(ids, mask)
+        name = output or self.output_name
+        if self.on_cuda:
+            binding = self.session.io_binding()
+            for k, v in feeds.items():
+                binding.bind_cpu_input(k, v)
+            binding.bind_output(name, "cpu")
+            self.session.run_with_iobinding(binding)
+            out = binding.copy_outputs_to_cpu()[0]
+        else:
+            out = self.session.run([name], feeds)[0]
         width = self.labels.num_tags if name == self.output_name else None
         if out.ndim != 3 or out.shape[:2] != ids.shape or (width is not None and out.shape[2] != width):
             raise XnerError(f"{self.path}: output {name!r} has shape {out.shape}; expected {ids.shape + (width or -1,)} "
@@ -316,8 +300,8 @@ class Runtime:
             venc = self._vector_encoder
         enc = venc.encode(c)
         out = None
-        for idx, ids, mask in enc.batches(self.token_budget, self.max_batch):
-            h = self.run_batch(ids, mask, self.hidden_name).astype(np.float32, copy=False)
+        for idx, got in self._each(enc, self.hidden_name):
+            h = got.astype(np.float32, copy=False)
             if out is None:
                 out = np.zeros((c.n_tokens, h.shape[-1]), dtype=np.float32)
             gather_first(h, idx, enc.seg_tok, enc.first_pos, out)
@@ -326,9 +310,31 @@ class Runtime:
     def logits(self, corpus: Corpus, encoded: Encoded | None = None) -> np.ndarray:
         enc = encoded if encoded is not None else self.encoder.encode(corpus)
         out = np.zeros((corpus.n_tokens, self.labels.num_tags), dtype=np.float32)
-        for idx, ids, mask in enc.batches(self.token_budget, self.max_batch):
-            gather_first(self.run_batch(ids, mask).astype(np.float32, copy=False), idx, enc.seg_tok, enc.first_pos, out)
+        for idx, got in self._each(enc):
+            gather_first(got.astype(np.float32, copy=False), idx, enc.seg_tok, enc.first_pos, out)
         return out
+
+    def _each(self, enc: Encoded, output: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(segment indices, output) of each batch of ``enc``, in order; with several workers, one batch per
+        thread, and the calling thread's clock is charged the wall time, once."""
+        batches = enc.batches(self.token_budget, self.max_batch)
+        if self.workers > 1:
+            batches = list(batches)
+        if self.workers < 2 or len(batches) < 2:
+            for idx, ids, mask in batches:
+                yield idx, self.run_batch(ids, mask, output)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        t0 = time.perf_counter()
+        pool = ThreadPoolExecutor(min(self.workers, len(batches)), thread_name_prefix="xner-batch")
+        try:
+            runs = pool.map(lambda b: self._run(b[1], b[2], output), batches)
+            for (idx, _, _), got in zip(batches, runs, strict=True):
+                yield idx, got
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._clock(time.perf_counter() - t0)
 
     def predict(self, corpus: Corpus, encoded: Encoded | None = None) -> np.ndarray:
         tags = self.logits(corpus, encoded).argmax(-1).astype(np.int8)
@@ -340,5 +346,5 @@ class Runtime:
         return {"path": str(self.path), "variant": self.variant, "provider": self.provider, "requested": self.requested,
                 "inputs": self.input_names, "labels": self.labels.tags, "max_length": self.encoder.max_length,
                 "model_type": self.config.get("model_type"), "batch_dependent": self.batch_dependent,
-                "token_budget": self.token_budget,
+                "token_budget": self.token_budget, "parallel": self.parallel, "workers": self.workers,
                 "export": self.report}

@@ -161,6 +161,9 @@ def _evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variant", help="which graph of the export folder: fp32 (model.onnx), O2, int8, int8-dynamic, "
                    "int8_O2, fp16, ... or a file name (default: the one the export made last, as its report says)")
     add_runtime(p)
+    p.add_argument("--parallel", choices=("batches", "ops"), default="batches",
+                   help="on a CPU, run one batch per thread (batches, the default: --threads batches at once) or "
+                   "split each batch's operators across the threads (ops); the same rows either way")
     add_out(p, required=False, help="JSONL file for the rows")
     add_overwrite(p)
     add_console(p)
@@ -254,7 +257,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .perturbations import parse_rates
     from .recipes import recipe_specs
 
-    runtime = Runtime(args.model, provider=args.provider, threads=args.threads, file_name=args.variant)
+    runtime = Runtime(args.model, provider=args.provider, threads=args.threads, file_name=args.variant,
+                      parallel=args.parallel)
     if args.recipe:
         perts = recipe_specs(args.recipe)
     else:
@@ -292,6 +296,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     meta = {"model": args.model, "data": src.name, "lang": args.lang, "split": args.split,
             "split_scheme": args.split_scheme, "split_seed": args.split_seed, "train_lang": args.train_langs,
             "provider": runtime.provider, "variant": runtime.variant, "token_budget": runtime.token_budget,
+            "parallel": runtime.parallel, "workers": runtime.workers,
             "recipe": args.recipe}
     rows = []
     total = 1 + len(perts) * len(rates or [1]) * len(seeds)

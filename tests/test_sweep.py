@@ -318,14 +318,14 @@ def test_demo_needs_data(monkeypatch, capsys):
 def test_failed_int8_gate_falls_back_to_float32(tmp_path, data_dir, monkeypatch):
     import xner.export.build as build
 
-    real = build.quantize_int8
+    real = build.quantize_static_int8  # what "quantize": "int8" runs (static int8)
 
-    def broken(*paths):  # a quantiser that wrecks the classifier: its gate must fail
+    def broken(*args, **kw):  # a quantiser that wrecks the classifier: its gate must fail
         import onnx
         from onnx import numpy_helper
 
-        out = real(*paths)
-        path = paths[-1]  # the quantised graph: (src, dst) writes dst
+        out = real(*args, **kw)
+        path = args[1]  # the quantised graph: (src, dst, model_dir, calibration) writes dst
         m = onnx.load(str(path))
         for init in m.graph.initializer:
             a = numpy_helper.to_array(init)
@@ -334,7 +334,7 @@ def test_failed_int8_gate_falls_back_to_float32(tmp_path, data_dir, monkeypatch)
         onnx.save(m, str(path))
         return out
 
-    monkeypatch.setattr(build, "quantize_int8", broken)
+    monkeypatch.setattr(build, "quantize_static_int8", broken)
     cfg = load_config(str(write_cfg(tmp_path)))
     cfg["export"] = {"quantize": "int8"}
     cfg["settings"] = cfg["settings"][:1]

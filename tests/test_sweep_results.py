@@ -215,7 +215,7 @@ def _vocab(data, path) -> str:
     return str(path)
 
 
-def test_cell_identity_covers_every_input(tmp_path, data_dir):
+def test_cell_identity_covers_every_input(tmp_path, data_dir, monkeypatch):
     data = tmp_path / "data"
     shutil.copytree(data_dir, data)
     base = {"name": "id", "targets": ["fa"], "perturbations": ["char_noise", "context_swap"], "bootstrap": 20,
@@ -254,6 +254,26 @@ def test_cell_identity_covers_every_input(tmp_path, data_dir):
     assert changed(vectors="model") == p2  # P2's encoder: only the cells that use it
     assert changed(perturbations=["char_noise", {"name": "context_swap", "filter": "frequency"}]) == p2
     assert changed(models={"tiny": {"init": {**base["models"]["tiny"]["init"], "hidden": 64}}}) == everything
+    # how xner makes and runs the graph: another static int8 recipe, or other onnxruntime fusions, are
+    # other cells, and (int8 only) another export artefact
+    import xner.export.quantize as quantize
+    import xner.export.runtime as runtime
+
+    def export_name(quantize_cfg) -> str:
+        cfg = load_config({**copy.deepcopy(base), "export": {"quantize": quantize_cfg} if quantize_cfg else {}})
+        from xner.datadir import DataDir
+
+        arts = Artifacts(tmp_path / "arts", cfg, resolve_models(cfg), Material.of(DataDir(data), cfg))
+        return arts.export_step("/x/model", "fa").name
+
+    before = {q: export_name(q) for q in ("int8", None)}
+    with monkeypatch.context() as m:
+        m.setattr(quantize, "RECIPE", quantize.RECIPE + 1)
+        assert changed() == everything
+        assert export_name("int8") != before["int8"] and export_name(None) == before[None]
+    with monkeypatch.context() as m:
+        m.setattr(runtime, "CPU_DISABLED_FUSIONS", ())
+        assert changed() == everything
     # data content: an edited source training file changes the student only, an edited test file all
     f = data / "en" / "train.tsv"
     f.write_text(f.read_text(encoding="utf-8").replace("\tO\n", "\tB-PER\n", 1), encoding="utf-8")

@@ -134,7 +134,10 @@ def run(quick: bool = False, data_dir: str | None = None, peer_python: str | Non
                      f"{lim['seconds']:.1f} s at best; xner's inference took {lim['infer_seconds']:.1f} s "
                      f"({lim['infer_over_limit']:.1f}x the limit); the export's graph reaches {lim['graph_gops']:.0f} "
                      f"GOP/s on a full 32 x 128 batch")
-    res.notes.append("steps (in this process, the same sentences and test types, one change at a time):")
+    from .peer_steps import ROUNDS
+
+    res.notes.append(f"steps (in this process, the same sentences and test types, one change at a time; medians of "
+                     f"{ROUNDS} interleaved rounds):")
     for st in steps:
         same = "" if "same_rows" not in st else f"; rows {'identical to' if st['same_rows'] else 'DIFFER from'} " \
             "the step before"

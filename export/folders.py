@@ -44,7 +44,8 @@ def card_inputs(model_dir: str | os.PathLike) -> list[str]:
         data = json.loads((Path(model_dir) / "run.json").read_text(encoding="utf-8")).get("data")
     except (OSError, ValueError, AttributeError):
         return []
-    return [str(data)] if isinstance(data, str) and Path(data).is_dir() else []
+    # ("" is no folder: an in-process fine-tune without a data folder writes it, and Path("") is the cwd)
+    return [str(data)] if isinstance(data, str) and data.strip() and Path(data).is_dir() else []
 
 
 def check_out(out: Path, model_dir: str | os.PathLike, overwrite: bool, inputs: tuple | list = ()) -> Path:

@@ -10,15 +10,16 @@ onnxruntime thread, instead of splitting every operator of one batch across the 
 (``parallel="ops"``, the default: one request at a time, as in ``serve`` and ``predict --text``, needs
 every thread on its one batch).  A batch's numbers do not depend on the thread that runs it.  The CPU
 session leaves out onnxruntime's SkipLayerNormalization fusion: its CPU kernel took about 9x the time
-of the LayerNormalization plus Add it replaces on a bert-base-sized int8 graph (the float32 graphs
-xner exports have no such fusion to lose).
+of the LayerNormalization plus Add it replaces on a bert-base-sized int8 graph.  (The float32 graphs
+torch exports give that fusion no match; a graph optimised with ``--optimize O2``/``O3`` has the fused
+operator written into the file by onnxruntime's transformer optimiser, which this does not undo.)
+The CPU settings follow the provider that really runs: a GPU that did not load gets them too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import warnings
@@ -33,6 +34,7 @@ from xner.errors import XnerError
 from xner.families import family
 from xner.labels import LabelSet
 from xner.providers import PROVIDERS, choose_providers  # noqa: F401  (re-exported: the runtime's public names)
+from xner.threads import omp_threads
 
 from .graphscan import has_dynamic_quantization
 
@@ -79,14 +81,6 @@ PARALLEL = ("ops", "batches")
 CPU_DISABLED_FUSIONS = ("SkipLayerNormFusion",)
 
 
-def cpu_threads() -> int:
-    """The CPU threads this process may use (its affinity, where the OS says)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 class Runtime:
     """``Runtime(folder).predict(corpus)`` -> tag ids per word; ``logits(corpus)`` -> first-sub-token logits."""
 
@@ -121,19 +115,10 @@ class Runtime:
                             "or export with --force to use it anyway")
         if threads is not None and threads < 1:
             raise XnerError(f"--threads must be at least 1, got {threads}")
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.requested = provider
         providers = choose_providers(provider, ort.get_available_providers())
-        cpu = providers[0] == "CPUExecutionProvider"
-        # batches in parallel: each on one onnxruntime thread, as many at once as there are threads
-        self.workers = (threads or cpu_threads()) if cpu and parallel == "batches" else 1
-        self.parallel = parallel if cpu else "ops"
-        if self.workers > 1 or threads:
-            so.intra_op_num_threads = 1 if self.workers > 1 else threads
-            so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        disabled = list(CPU_DISABLED_FUSIONS if disabled_fusions is None else disabled_fusions) if cpu else []
+        wanted = (threads, parallel, disabled_fusions)
+        so, disabled = self._settings(ort, providers[0] == "CPUExecutionProvider", *wanted)
         # the session is built in a thread (ONNX Runtime releases the GIL while it loads and optimises
         # the graph) while this one reads the config and loads the tokenizer; errors keep their order
         made: dict = {}
@@ -160,6 +145,10 @@ class Runtime:
         self.provider = self.session.get_providers()[0]  # what really runs
         if self.provider != providers[0]:
             log.warning("asked for %s but onnxruntime runs %s", providers[0], self.provider)
+            if self.provider == "CPUExecutionProvider":  # a GPU that did not load: the CPU's own settings
+                so, disabled = self._settings(ort, True, *wanted)
+                self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"],
+                                                    disabled_optimizers=disabled)
         self.input_names = [i.name for i in self.session.get_inputs()]
         if "input_ids" not in self.input_names:
             raise XnerError(f"{onnx_file}: the graph has no input_ids input (inputs: {self.input_names})")
@@ -186,6 +175,23 @@ class Runtime:
         if self.on_cuda and self.report and self.report.get("gpu_verified") is False:
             log.warning("%s: this fp16 graph was not verified on a GPU when it was exported (%s)", self.path,
                         self.report.get("note", "gated on the CPU only"))
+
+    def _settings(self, ort, cpu: bool, threads: int | None, parallel: str, disabled_fusions) -> tuple:
+        """(session options, fusions left out) for a session on the CPU or not; sets ``workers``,
+        ``parallel`` (what really happens: ``batches`` only with more than one worker) and
+        ``fusions_left_out``."""
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        # batches in parallel: each on one onnxruntime thread, as many at once as there are threads
+        self.workers = (threads or omp_threads()) if cpu and parallel == "batches" else 1
+        self.parallel = "batches" if self.workers > 1 else "ops"
+        if self.workers > 1 or threads:
+            so.intra_op_num_threads = 1 if self.workers > 1 else threads
+            so.inter_op_num_threads = 1
+        self.fusions_left_out = list(CPU_DISABLED_FUSIONS if disabled_fusions is None else disabled_fusions) \
+            if cpu else []
+        return so, self.fusions_left_out
 
     def _read_config_and_tokenizer(self) -> None:
         try:
@@ -347,4 +353,5 @@ class Runtime:
                 "inputs": self.input_names, "labels": self.labels.tags, "max_length": self.encoder.max_length,
                 "model_type": self.config.get("model_type"), "batch_dependent": self.batch_dependent,
                 "token_budget": self.token_budget, "parallel": self.parallel, "workers": self.workers,
+                "fusions_left_out": self.fusions_left_out,
                 "export": self.report}

@@ -296,7 +296,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     meta = {"model": args.model, "data": src.name, "lang": args.lang, "split": args.split,
             "split_scheme": args.split_scheme, "split_seed": args.split_seed, "train_lang": args.train_langs,
             "provider": runtime.provider, "variant": runtime.variant, "token_budget": runtime.token_budget,
-            "parallel": runtime.parallel, "workers": runtime.workers,
+            "parallel": runtime.parallel, "workers": runtime.workers, "fusions_left_out": runtime.fusions_left_out,
             "recipe": args.recipe}
     rows = []
     total = 1 + len(perts) * len(rates or [1]) * len(seeds)

@@ -40,9 +40,37 @@ def test_batches_in_parallel_give_the_same_logits(request, model, corpus):
     assert np.abs(va).max() > 0 and np.array_equal(va, vb)
 
 
-def test_one_thread_means_one_batch_at_a_time(onnx_dir):
+def test_one_thread_means_one_batch_at_a_time(onnx_dir, monkeypatch):
     rt = Runtime(onnx_dir, provider="cpu", threads=1, parallel="batches")
-    assert rt.workers == 1 and rt.token_budget == CPU_TOKEN_BUDGET
+    # what really happens is recorded: one worker is the one-batch mode
+    assert (rt.workers, rt.parallel, rt.token_budget) == (1, "ops", CPU_TOKEN_BUDGET)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the documented default of --threads
+    assert Runtime(onnx_dir, provider="cpu", parallel="batches").workers == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert Runtime(onnx_dir, provider="cpu", parallel="batches").workers == 3
+
+
+def test_a_gpu_that_does_not_load_gets_the_cpu_settings(onnx_dir, monkeypatch):
+    """onnxruntime runs the CPU when a listed GPU provider cannot load: the session must then be the
+    CPU's (fusions left out, one batch per thread), not the one planned for the GPU."""
+    import onnxruntime as ort
+
+    import xner.export.runtime as runtime
+
+    calls = []
+    real = ort.InferenceSession
+
+    def spy(*a, **kw):
+        calls.append(kw)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    monkeypatch.setattr(runtime, "choose_providers", lambda *a: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    rt = Runtime(onnx_dir, provider="auto", threads=2, parallel="batches")
+    assert rt.provider == "CPUExecutionProvider"
+    assert (rt.workers, rt.parallel, rt.token_budget) == (2, "batches", CPU_BATCHES_TOKEN_BUDGET)
+    assert rt.fusions_left_out == ["SkipLayerNormFusion"] == calls[-1]["disabled_optimizers"]
+    assert rt.describe()["fusions_left_out"] == ["SkipLayerNormFusion"]
 
 
 def test_the_calling_thread_is_charged_once_with_the_wall_time(onnx_dir, corpus):
@@ -113,3 +141,13 @@ def test_evaluate_rows_are_the_same_either_way(onnx_dir, data_dir, tmp_path, cap
                         if k not in ("seconds", "parallel", "workers", "token_budget")} for r in got]
     capsys.readouterr()
     assert rows["batches"] == rows["ops"] and rows["ops"][0]["f1"] > 0
+
+
+def test_an_empty_data_folder_in_a_run_card_is_no_input(tmp_path, monkeypatch):
+    """A run card with "data": "" (an in-process fine-tune without a data folder) named the working
+    directory as an input, and export refused every --out inside it."""
+    from xner.export.folders import card_inputs
+
+    (tmp_path / "run.json").write_text('{"data": ""}')
+    monkeypatch.chdir(tmp_path)
+    assert card_inputs(tmp_path) == []

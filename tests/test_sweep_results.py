@@ -254,8 +254,8 @@ def test_cell_identity_covers_every_input(tmp_path, data_dir, monkeypatch):
     assert changed(vectors="model") == p2  # P2's encoder: only the cells that use it
     assert changed(perturbations=["char_noise", {"name": "context_swap", "filter": "frequency"}]) == p2
     assert changed(models={"tiny": {"init": {**base["models"]["tiny"]["init"], "hidden": 64}}}) == everything
-    # how xner makes and runs the graph: another static int8 recipe, or other onnxruntime fusions, are
-    # other cells, and (int8 only) another export artefact
+    # how xner makes and runs a quantised graph: another static int8 recipe, or other onnxruntime fusions,
+    # are other cells, and (int8 only) another export artefact; a float32 graph's cells keep their keys
     import xner.export.quantize as quantize
     import xner.export.runtime as runtime
 
@@ -266,14 +266,21 @@ def test_cell_identity_covers_every_input(tmp_path, data_dir, monkeypatch):
         arts = Artifacts(tmp_path / "arts", cfg, resolve_models(cfg), Material.of(DataDir(data), cfg))
         return arts.export_step("/x/model", "fa").name
 
-    before = {q: export_name(q) for q in ("int8", None)}
+    int8 = {**copy.deepcopy(base), "export": {"quantize": "int8"}}
+    dyn = {**copy.deepcopy(base), "export": {"quantize": "int8-dynamic"}}
+    k8, kd = _keys(tmp_path, int8, data), _keys(tmp_path, dyn, data)
+    before = {q: export_name(q) for q in ("int8", "int8-dynamic", None)}
     with monkeypatch.context() as m:
         m.setattr(quantize, "RECIPE", quantize.RECIPE + 1)
-        assert changed() == everything
+        assert changed() == set() and _keys(tmp_path, dyn, data) == kd
+        assert set(_keys(tmp_path, int8, data).items()).isdisjoint(k8.items())
         assert export_name("int8") != before["int8"] and export_name(None) == before[None]
+        assert export_name("int8-dynamic") == before["int8-dynamic"]
     with monkeypatch.context() as m:
         m.setattr(runtime, "CPU_DISABLED_FUSIONS", ())
-        assert changed() == everything
+        assert changed() == set()
+        assert set(_keys(tmp_path, int8, data).items()).isdisjoint(k8.items())
+        assert set(_keys(tmp_path, dyn, data).items()).isdisjoint(kd.items())
     # data content: an edited source training file changes the student only, an edited test file all
     f = data / "en" / "train.tsv"
     f.write_text(f.read_text(encoding="utf-8").replace("\tO\n", "\tB-PER\n", 1), encoding="utf-8")

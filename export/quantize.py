@@ -22,7 +22,7 @@ feed-forward block added a uint8-rounded copy of the layer's input.  Here the pr
 float32 (onnxruntime runs each as one ``MatMulIntegerToFloat``) and every other reader (the residual
 ``Add``, ``Shape``) reads the float32 tensor.  On a bert-base-sized model the export's parity gate
 went from failing (tag agreement 0.9912, F1 change -0.0114, max |logit diff| 0.134) to passing (0.9950,
--0.0057, 0.058), and the peer suite's inference ran 1.27x faster (docs/results/bench-2026-12-05.md).
+-0.0057, 0.058), and the peer suite's inference ran 1.30x faster (docs/results/bench-2026-12-05.md).
 Recipe 1 (before it) is kept for the benchmark that measures the step (``bench/peer_steps.py``).
 """
 

@@ -37,8 +37,19 @@ from .building import (
 from .material import Material
 from .plan import Group, Teacher, languages, teacher_plan
 
-__all__ = ["DONE", "OWNER", "Artifacts", "Step", "artifact_key", "build_once", "build_record", "folder_lock",
+__all__ = ["DONE", "OWNER", "Artifacts", "Step", "numerics", "artifact_key", "build_once", "build_record", "folder_lock",
            "read_done"]
+
+
+def numerics(export: dict) -> dict:
+    """What of xner's own inference code a graph's numbers depend on besides its inputs (the fusions can
+    move even a float32 graph's logits: one whose file carries shape information)."""
+    from xner.export.quantize import RECIPE
+    from xner.export.runtime import CPU_DISABLED_FUSIONS
+
+    return {**({"static_int8_recipe": RECIPE} if export.get("quantize") == "int8" else {}),
+            "cpu_fusions_left_out": list(CPU_DISABLED_FUSIONS)}
+
 
 @dataclass(frozen=True)
 class Step:
@@ -106,7 +117,10 @@ class Artifacts:
         v = self.cfg.get("vectors", "base")
         if v in ("base", "model"):
             return {"vectors": v}  # the base model is pinned by the model's identity
-        return {"vectors": v, "sha256": model_sha256(v)}
+        # an ONNX export is run by a CPU session: its fusions can move the vectors
+        return {"vectors": v, "sha256": model_sha256(v),
+                **({"numerics": numerics({})} if (Path(v) / "config.json").is_file() and any(Path(v).glob("*.onnx"))
+                   else {})}
 
     def _model_key(self, name: str) -> dict:  # artefacts of one resolved model are shared by every name of it
         ident = self.model_identity(name)
@@ -205,11 +219,9 @@ class Artifacts:
     def export_step(self, model_dir: str, target: str) -> Step:
         """Exporting ``model_dir``, gated on the target's test set."""
         ecfg = self.cfg["export"]
-        from xner.export.quantize import RECIPE
-
-        # a static int8 graph made by another recipe is another artefact
-        recipe = [{"static_int8_recipe": RECIPE}] if ecfg.get("quantize") == "int8" else []
-        name = f"onnx-{artifact_key([Path(model_dir).name, ecfg, self.material.sha256(target, 'test'), *recipe])}"
+        # a quantised graph made by another recipe, or gated under other fusions, is another artefact
+        extra = [numerics(ecfg)] if ecfg.get("quantize") or ecfg.get("fp16") else []
+        name = f"onnx-{artifact_key([Path(model_dir).name, ecfg, self.material.sha256(target, 'test'), *extra])}"
         return Step("export", name, (Path(model_dir).name,), (str(model_dir), target))
 
     def steps(self, g: Group) -> list[Step]:

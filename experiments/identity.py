@@ -16,8 +16,8 @@ the perturbation's resolved parameters and ``identity``, the part every cell of 
   ``teachers``, each teacher's language, seed, training sentences and their content fingerprint, and
   the ``budget`` as written (its training material in ``data`` is then the union of the teachers');
 * the masked LM that filled ``context_mask`` (config ``mlm``; its cells only);
-* ``numerics`` (int8 and fp16 exports only): the static int8 recipe and the onnxruntime fusions a CPU
-  session leaves out.
+* ``numerics``: the onnxruntime fusions a CPU session leaves out, and (static int8) the quantisation
+  recipe.
 
 Change any of them and the cell gets a new key: a rerun into the same store computes it afresh and
 leaves the old row in place (it stays attributed to the run that wrote it).  ``variant`` hashes the
@@ -32,7 +32,7 @@ import json
 
 from xner.fingerprint import corpus_sha256
 
-from .artefacts import Artifacts
+from .artefacts import Artifacts, numerics
 from .plan import Group, material_langs, material_parts
 from .store import cell_key
 
@@ -46,15 +46,6 @@ REPLICATE_FIELDS = ("train_seed",)
 DERIVED_FIELDS = ("identity", "model_id", "substituted_for")  # held in identity (model_id follows the model spec)
 
 IDENTITY_VERSION = 3
-
-
-def numerics(export: dict) -> dict:
-    """What of xner's own inference code a quantised graph's numbers depend on besides its inputs."""
-    from xner.export.quantize import RECIPE
-    from xner.export.runtime import CPU_DISABLED_FUSIONS
-
-    return {**({"static_int8_recipe": RECIPE} if export.get("quantize") == "int8" else {}),
-            "cpu_fusions_left_out": list(CPU_DISABLED_FUSIONS)}
 
 
 def make_perturbation(name: str, rate="default", args: dict | None = None):
@@ -102,11 +93,9 @@ def group_identity(arts: Artifacts, g: Group, bootstrap: int, incremental: bool 
         "bootstrap": int(bootstrap),
         # exact for float graphs; int8 tags can depend on batch-mates, so the path is part of the identity
         "inference": "incremental" if incremental else "full",
-        # how a quantised graph was made and run: the static int8 recipe, the onnxruntime fusions a CPU
-        # session leaves out (a change to either can move its logits, so it makes new cells; a float32
-        # graph's logits are bit-identical either way, so its cells keep their keys)
-        **({"numerics": numerics(arts.cfg["export"])} if arts.cfg["export"].get("quantize")
-           or arts.cfg["export"].get("fp16") else {}),
+        # how the graph was made and run: the static int8 recipe (int8 only), the onnxruntime fusions a
+        # CPU session leaves out (a change to either can move logits, so it makes new cells)
+        "numerics": numerics(arts.cfg["export"]),
         **extra,
     }
 

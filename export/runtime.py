@@ -141,14 +141,18 @@ class Runtime:
                 builder.join()
                 if "error" in made:  # the graph's error first, as when the session was built first
                     raise XnerError(f"cannot load {onnx_file}: {str(made['error']).splitlines()[0]}") from None
-        self.session = made["session"]
+        self.session = made.pop("session")
         self.provider = self.session.get_providers()[0]  # what really runs
         if self.provider != providers[0]:
             log.warning("asked for %s but onnxruntime runs %s", providers[0], self.provider)
             if self.provider == "CPUExecutionProvider":  # a GPU that did not load: the CPU's own settings
+                del self.session  # (released before the second is built: not two graphs in memory)
                 so, disabled = self._settings(ort, True, *wanted)
-                self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"],
-                                                    disabled_optimizers=disabled)
+                try:
+                    self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"],
+                                                        disabled_optimizers=disabled)
+                except Exception as e:  # noqa: BLE001 - as the first build's errors
+                    raise XnerError(f"cannot load {onnx_file}: {str(e).splitlines()[0]}") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         if "input_ids" not in self.input_names:
             raise XnerError(f"{onnx_file}: the graph has no input_ids input (inputs: {self.input_names})")
@@ -183,6 +187,7 @@ class Runtime:
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
+        threads = threads or omp_threads(default=0) or None  # --threads, else $OMP_NUM_THREADS when set
         # batches in parallel: each on one onnxruntime thread, as many at once as there are threads
         self.workers = (threads or omp_threads()) if cpu and parallel == "batches" else 1
         self.parallel = "batches" if self.workers > 1 else "ops"

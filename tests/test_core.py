@@ -164,9 +164,10 @@ def test_omp_num_threads_nested_syntax_and_affinity(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3,2")
     set_torch_threads()
     assert torch.get_num_threads() == 3
-    monkeypatch.setenv("OMP_NUM_THREADS", "abc")
-    with pytest.raises(XnerError, match="OMP_NUM_THREADS"):
-        set_torch_threads()
+    for bad in ("abc", "\u00b2", "0"):  # a superscript two is a digit to str.isdigit, not to int()
+        monkeypatch.setenv("OMP_NUM_THREADS", bad)
+        with pytest.raises(XnerError, match="OMP_NUM_THREADS"):
+            set_torch_threads()
     monkeypatch.delenv("OMP_NUM_THREADS")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 64)

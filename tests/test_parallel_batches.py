@@ -44,10 +44,18 @@ def test_one_thread_means_one_batch_at_a_time(onnx_dir, monkeypatch):
     rt = Runtime(onnx_dir, provider="cpu", threads=1, parallel="batches")
     # what really happens is recorded: one worker is the one-batch mode
     assert (rt.workers, rt.parallel, rt.token_budget) == (1, "ops", CPU_TOKEN_BUDGET)
+    def intra(rt) -> int:
+        return rt.session.get_session_options().intra_op_num_threads
+
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the documented default of --threads
-    assert Runtime(onnx_dir, provider="cpu", parallel="batches").workers == 1
+    one = Runtime(onnx_dir, provider="cpu", parallel="batches")
+    assert (one.workers, intra(one)) == (1, 1)  # one thread in all, not onnxruntime's every core
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert Runtime(onnx_dir, provider="cpu", parallel="batches").workers == 3
+    three = Runtime(onnx_dir, provider="cpu", parallel="batches")
+    assert (three.workers, intra(three)) == (3, 1)
+    ops = Runtime(onnx_dir, provider="cpu")
+    assert (ops.workers, intra(ops)) == (1, 3)
+    assert intra(Runtime(onnx_dir, provider="cpu", threads=2)) == 2  # --threads before the variable
 
 
 def test_a_gpu_that_does_not_load_gets_the_cpu_settings(onnx_dir, monkeypatch):
@@ -71,6 +79,45 @@ def test_a_gpu_that_does_not_load_gets_the_cpu_settings(onnx_dir, monkeypatch):
     assert (rt.workers, rt.parallel, rt.token_budget) == (2, "batches", CPU_BATCHES_TOKEN_BUDGET)
     assert rt.fusions_left_out == ["SkipLayerNormFusion"] == calls[-1]["disabled_optimizers"]
     assert rt.describe()["fusions_left_out"] == ["SkipLayerNormFusion"]
+
+
+def test_the_cpu_rebuild_frees_the_first_session_and_fails_clearly(onnx_dir, monkeypatch):
+    import weakref
+
+    import onnxruntime as ort
+
+    import xner.export.runtime as runtime
+
+    real = ort.InferenceSession
+    first: list = []
+
+    def flaky(*a, **kw):
+        if first:  # the rebuild on the CPU: the first session must be gone by now
+            assert first[0]() is None
+            raise RuntimeError("Failed to allocate memory (simulated)")
+        s = real(*a, **kw)
+        first.append(weakref.ref(s))
+        return s
+
+    monkeypatch.setattr(ort, "InferenceSession", flaky)
+    monkeypatch.setattr(runtime, "choose_providers", lambda *a: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with pytest.raises(XnerError, match="cannot load .*Failed to allocate memory"):
+        Runtime(onnx_dir, provider="auto", threads=2)
+    assert len(first) == 1
+
+
+def test_an_export_as_the_vector_model_carries_the_numerics(onnx_dir, tmp_path):
+    """context_swap's vectors from an ONNX export run in a CPU session: the fusions it leaves out are
+    part of every such cell's identity; a hub or torch folder's are not xner's to change."""
+    from types import SimpleNamespace
+
+    from xner.experiments.artefacts import Artifacts, numerics
+
+    ident = Artifacts.vectors_identity(SimpleNamespace(cfg={"vectors": str(onnx_dir)}), "m")
+    assert ident["numerics"] == numerics({}) and ident["numerics"]["cpu_fusions_left_out"]
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"0")
+    assert "numerics" not in Artifacts.vectors_identity(SimpleNamespace(cfg={"vectors": str(tmp_path)}), "m")
 
 
 def test_the_calling_thread_is_charged_once_with_the_wall_time(onnx_dir, corpus):

@@ -28,7 +28,7 @@ def omp_threads(default: int | None = None) -> int:
     if not raw:
         return default if default is not None else available_cpus()
     first = raw.split(",", 1)[0].strip()
-    if not first.isdigit() or int(first) < 1:
+    if not (first.isascii() and first.isdigit()) or int(first) < 1:
         raise XnerError(f"OMP_NUM_THREADS={raw!r} is not a thread count (expected N or N,M,... with N >= 1, "
                         "as in OpenMP)")
     return int(first)

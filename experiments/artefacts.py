@@ -117,10 +117,10 @@ class Artifacts:
         v = self.cfg.get("vectors", "base")
         if v in ("base", "model"):
             return {"vectors": v}  # the base model is pinned by the model's identity
-        # an ONNX export is run by a CPU session: its fusions can move the vectors
+        # an ONNX export (what robustness/vectors.py runs as one: a folder with an export report) is run
+        # by a CPU session: its fusions can move the vectors
         return {"vectors": v, "sha256": model_sha256(v),
-                **({"numerics": numerics({})} if (Path(v) / "config.json").is_file() and any(Path(v).glob("*.onnx"))
-                   else {})}
+                **({"numerics": numerics({})} if (Path(v) / "export_report.json").is_file() else {})}
 
     def _model_key(self, name: str) -> dict:  # artefacts of one resolved model are shared by every name of it
         ident = self.model_identity(name)

@@ -359,4 +359,5 @@ class Runtime:
                 "model_type": self.config.get("model_type"), "batch_dependent": self.batch_dependent,
                 "token_budget": self.token_budget, "parallel": self.parallel, "workers": self.workers,
                 "fusions_left_out": self.fusions_left_out,
+                "intra_op_threads": self.session.get_session_options().intra_op_num_threads or "onnxruntime's default",
                 "export": self.report}

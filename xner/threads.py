@@ -30,5 +30,5 @@ def omp_threads(default: int | None = None) -> int:
     first = raw.split(",", 1)[0].strip()
     if not (first.isascii() and first.isdigit()) or int(first) < 1:
         raise XnerError(f"OMP_NUM_THREADS={raw!r} is not a thread count (expected N or N,M,... with N >= 1, "
-                        "as in OpenMP)")
+                        "as in OpenMP; or pass --threads N)")
     return int(first)

@@ -34,7 +34,7 @@ from xner.errors import XnerError
 from xner.families import family
 from xner.labels import LabelSet
 from xner.providers import PROVIDERS, choose_providers  # noqa: F401  (re-exported: the runtime's public names)
-from xner.threads import omp_threads
+from xner.threads import available_cpus, omp_threads
 
 from .graphscan import has_dynamic_quantization
 
@@ -81,6 +81,15 @@ PARALLEL = ("ops", "batches")
 CPU_DISABLED_FUSIONS = ("SkipLayerNormFusion",)
 
 
+def _open(ort, onnx_file: Path, so, providers: list[str], disabled: list[str]):
+    """An onnxruntime session of ``onnx_file``; onnxruntime's own errors (not a graph, unsupported ops,
+    no memory, ...) as a one-line ``cannot load`` error."""
+    try:
+        return ort.InferenceSession(str(onnx_file), so, providers=providers, disabled_optimizers=disabled)
+    except Exception as e:  # noqa: BLE001
+        raise XnerError(f"cannot load {onnx_file}: {str(e).splitlines()[0]}") from None
+
+
 class Runtime:
     """``Runtime(folder).predict(corpus)`` -> tag ids per word; ``logits(corpus)`` -> first-sub-token logits."""
 
@@ -125,9 +134,8 @@ class Runtime:
 
         def build() -> None:
             try:
-                made["session"] = ort.InferenceSession(str(onnx_file), so, providers=providers,
-                                                       disabled_optimizers=disabled)
-            except Exception as e:  # noqa: BLE001 - onnxruntime's own errors: not a graph, unsupported ops, ...
+                made["session"] = _open(ort, onnx_file, so, providers, disabled)
+            except XnerError as e:
                 made["error"] = e
 
         builder = threading.Thread(target=build, name="xner-session", daemon=True)
@@ -140,7 +148,7 @@ class Runtime:
             finally:
                 builder.join()
                 if "error" in made:  # the graph's error first, as when the session was built first
-                    raise XnerError(f"cannot load {onnx_file}: {str(made['error']).splitlines()[0]}") from None
+                    raise made["error"] from None
         self.session = made.pop("session")
         self.provider = self.session.get_providers()[0]  # what really runs
         if self.provider != providers[0]:
@@ -148,11 +156,7 @@ class Runtime:
             if self.provider == "CPUExecutionProvider":  # a GPU that did not load: the CPU's own settings
                 del self.session  # (released before the second is built: not two graphs in memory)
                 so, disabled = self._settings(ort, True, *wanted)
-                try:
-                    self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"],
-                                                        disabled_optimizers=disabled)
-                except Exception as e:  # noqa: BLE001 - as the first build's errors
-                    raise XnerError(f"cannot load {onnx_file}: {str(e).splitlines()[0]}") from None
+                self.session = _open(ort, onnx_file, so, ["CPUExecutionProvider"], disabled)
         self.input_names = [i.name for i in self.session.get_inputs()]
         if "input_ids" not in self.input_names:
             raise XnerError(f"{onnx_file}: the graph has no input_ids input (inputs: {self.input_names})")
@@ -189,7 +193,7 @@ class Runtime:
         so.log_severity_level = 3
         threads = threads or omp_threads(default=0) or None  # --threads, else $OMP_NUM_THREADS when set
         # batches in parallel: each on one onnxruntime thread, as many at once as there are threads
-        self.workers = (threads or omp_threads()) if cpu and parallel == "batches" else 1
+        self.workers = (threads or available_cpus()) if cpu and parallel == "batches" else 1
         self.parallel = "batches" if self.workers > 1 else "ops"
         if self.workers > 1 or threads:
             so.intra_op_num_threads = 1 if self.workers > 1 else threads

@@ -190,33 +190,32 @@ def test_only_the_projections_read_quantised_activations(exports):
     """Recipe 2: the residual connections (and Shape) read the float32 tensor, not its uint8-rounded
     copy, and no projection's output is requantised (it stays float32 for its bias); recipe 1, kept for
     the benchmark, did both."""
-    import onnx
-
-    def readers_of_copies(path) -> tuple[list[str], list[str]]:
-        g = onnx.load(str(path), load_external_data=False).graph
-        q = {n.output[0] for n in g.node if n.op_type == "QuantizeLinear"}
-        copies = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear" and n.input[0] in q}
-        readers = [n.op_type for n in g.node for i in n.input if i in copies]
-        outs = {n.output[0] for n in g.node if n.op_type == "MatMul"}
-        requantised = [n.name for n in g.node if n.op_type == "QuantizeLinear" and n.input[0] in outs]
-        return readers, requantised
-
-    readers, requantised = readers_of_copies(exports["int8"] / "model_int8.onnx")
+    readers, requantised = _readers_of_copies(exports["int8"] / "model_int8.onnx")
     assert readers and set(readers) == {"MatMul"} and requantised == []
     step = json.loads((exports["int8"] / "export_report.json").read_text())["steps"][-1]
     assert step["recipe"] == 2 and step["outputs"] == "float32" and step["float_readers"] > 0
 
 
-def test_recipe_1_is_the_earlier_graph(exports, tmp_path):
+def _readers_of_copies(path) -> tuple[list[str], list[str]]:
+    """(op type of every reader of a quantise-dequantise copy of an activation, names of the quantisers
+    that read a MatMul's output)."""
     import onnx
 
+    g = onnx.load(str(path), load_external_data=False).graph
+    q = {n.output[0] for n in g.node if n.op_type == "QuantizeLinear"}
+    copies = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear" and n.input[0] in q}
+    readers = [n.op_type for n in g.node for i in n.input if i in copies]
+    outs = {n.output[0] for n in g.node if n.op_type == "MatMul"}
+    requantised = [n.name for n in g.node if n.op_type == "QuantizeLinear" and n.input[0] in outs]
+    return readers, requantised
+
+
+def test_recipe_1_is_the_earlier_graph(exports, tmp_path):
     from xner.export.quantize import quantize_static_int8
 
     src = exports["int8"] / "model.onnx"
     rec = quantize_static_int8(src, tmp_path / "r1.onnx", exports["int8"], recipe=1)
-    g = onnx.load(str(tmp_path / "r1.onnx"), load_external_data=False).graph
-    q = {n.output[0] for n in g.node if n.op_type == "QuantizeLinear"}
-    copies = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear" and n.input[0] in q}
-    assert rec["recipe"] == 1 and {n.op_type for n in g.node for i in n.input if i in copies} > {"MatMul"}
+    readers, _ = _readers_of_copies(tmp_path / "r1.onnx")
+    assert rec["recipe"] == 1 and set(readers) > {"MatMul"}
     with pytest.raises(ValueError, match="recipe"):
         quantize_static_int8(src, tmp_path / "r3.onnx", exports["int8"], recipe=3)

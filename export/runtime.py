@@ -87,7 +87,8 @@ def _open(ort, onnx_file: Path, so, providers: list[str], disabled: list[str]):
     try:
         return ort.InferenceSession(str(onnx_file), so, providers=providers, disabled_optimizers=disabled)
     except Exception as e:  # noqa: BLE001
-        raise XnerError(f"cannot load {onnx_file}: {str(e).splitlines()[0]}") from None
+        line = (str(e).splitlines() or [type(e).__name__])[0]  # (a bare MemoryError() has no message)
+        raise XnerError(f"cannot load {onnx_file}: {line}") from None
 
 
 class Runtime:

@@ -199,3 +199,22 @@ def test_an_empty_data_folder_in_a_run_card_is_no_input(tmp_path, monkeypatch):
     (tmp_path / "run.json").write_text('{"data": ""}')
     monkeypatch.chdir(tmp_path)
     assert card_inputs(tmp_path) == []
+
+
+def test_a_load_error_without_a_message_is_still_the_graphs_error(onnx_dir, tmp_path, monkeypatch):
+    """onnxruntime failing with a bare MemoryError() (no message) used to crash the message's own
+    formatting (IndexError): the graph's error, before a broken config's, must survive it."""
+    import shutil
+
+    import onnxruntime as ort
+
+    d = tmp_path / "m"
+    shutil.copytree(onnx_dir, d)
+    (d / "config.json").write_text("[1")
+
+    def no_memory(*a, **kw):
+        raise MemoryError()
+
+    monkeypatch.setattr(ort, "InferenceSession", no_memory)
+    with pytest.raises(XnerError, match="cannot load .*: MemoryError"):
+        Runtime(d, provider="cpu", threads=1)
